@@ -1,0 +1,93 @@
+"""Helpers shared by the benchmark scripts: timing, peak memory, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import sys
+import threading
+import time
+import tracemalloc
+from contextlib import contextmanager
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+
+
+class Measure:
+    """Wall time and peak memory of a block (``tracemalloc`` peak for numpy/Python
+    allocations plus the RSS growth, which also sees native libraries)."""
+
+    seconds: float = 0.0
+    peak_mb: float = 0.0
+
+    def items_per_s(self, n: int) -> float:
+        return n / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # pragma: no cover - non-Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def measure(trace_python: bool = True):
+    """``with measure() as m: ...`` then read ``m.seconds`` and ``m.peak_mb``."""
+    m = Measure()
+    base = _rss_mb()
+    peak = [base]
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            stop.wait(0.01)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    if trace_python:
+        tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        yield m
+    finally:
+        m.seconds = time.perf_counter() - start
+        stop.set()
+        sampler.join()
+        traced = 0.0
+        if trace_python:
+            traced = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+        m.peak_mb = max(peak[0] - base, traced)
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    """Smallest wall time of ``repeat`` calls (after the first, JIT-warming call)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def write_result(name: str, title: str, rows: list[dict], *, notes: str = "", sections: list[str] | None = None) -> Path:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    payload = {"name": name, "title": title, "machine": machine(), "notes": notes, "rows": rows,
+               "sections": sections or [], "date": time.strftime("%Y-%m-%d")}
+    path.write_text(json.dumps(payload, indent=1, default=float) + "\n")
+    print(f"wrote {path}")
+    return path

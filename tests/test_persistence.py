@@ -1,0 +1,141 @@
+"""Safe persistence: round trips, and crafted files that would run code under pickle."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from secml_detect._ragged import Vocabulary
+from secml_detect.exceptions import ModelFormatError, ModelVersionWarning, UntrustedModelError
+from secml_detect.persistence import get_untrusted_types, load, save
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch /tmp/secml_detect_pwned",))
+
+
+def _write_raw(path, header: dict, arrays: dict | None = None, extra_members: dict | None = None):
+    buf = io.BytesIO()
+    np.savez(buf, **(arrays or {}))
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("model.json", json.dumps(header))
+        zf.writestr("arrays.npz", buf.getvalue())
+        for name, data in (extra_members or {}).items():
+            zf.writestr(name, data)
+
+
+def _header(model_node):
+    return {"format": "secml_detect.model", "format_version": 1, "versions": {}, "metadata": {}, "model": model_node}
+
+
+def test_round_trip_of_plain_values(tmp_path):
+    obj = {
+        "a": np.arange(5, dtype=np.int32),
+        "b": (1, 2.5, float("nan"), float("inf"), None, "x", b"\x00\xff"),
+        "c": {1: "int key", (2, 3): "tuple key"},
+        "d": sp.csr_matrix(np.eye(3)),
+        "e": {"s", "t"},
+        "f": np.float32(1.5),
+        "g": np.dtype("<f4"),
+        "h": Vocabulary(["x", "y"]),
+        "i": np.array(["a", 1], dtype=object),
+    }
+    path = tmp_path / "m.smd"
+    save(obj, path)
+    back = load(path)
+    np.testing.assert_array_equal(back["a"], obj["a"])
+    assert back["b"][:2] == (1, 2.5) and np.isnan(back["b"][2]) and back["b"][3:] == (float("inf"), None, "x", b"\x00\xff")
+    assert back["c"] == obj["c"]
+    assert (back["d"] != obj["d"]).nnz == 0
+    assert back["e"] == obj["e"] and back["f"] == np.float32(1.5) and back["g"] == np.dtype("<f4")
+    assert back["h"].encode(["y"]).tolist() == [2]
+    assert back["i"].tolist() == ["a", 1]
+
+
+def test_sklearn_estimator_round_trip(tmp_path):
+    X = np.random.RandomState(0).randn(50, 3)
+    y = (X[:, 0] > 0).astype(int)
+    model = LogisticRegression().fit(X, y)
+    save(model, tmp_path / "lr.smd")
+    np.testing.assert_array_equal(load(tmp_path / "lr.smd").predict_proba(X), model.predict_proba(X))
+
+
+def test_unsupported_objects_are_refused_at_save(tmp_path):
+    with pytest.raises(TypeError, match="cannot save"):
+        save({"f": lambda x: x}, tmp_path / "x.smd")
+
+
+def test_pickle_payload_in_arrays_is_not_executed(tmp_path):
+    """An object array (which numpy stores as a pickle) must be refused, not unpickled."""
+    marker = tmp_path / "pwned"
+    evil = np.empty(1, dtype=object)
+
+    class Boom:
+        def __reduce__(self):
+            import pathlib
+
+            return (pathlib.Path.touch, (marker,))
+
+    evil[0] = Boom()
+    path = tmp_path / "evil.smd"
+    _write_raw(path, _header({"__ndarray__": "a0"}), {"a0": evil})
+    # Sanity: the same bytes DO run code under pickle.
+    pickle.loads(pickle.dumps(Boom()))
+    assert marker.exists()
+    marker.unlink()
+    with pytest.raises(UntrustedModelError):
+        load(path)
+    assert not marker.exists()
+
+
+def test_untrusted_type_is_refused_before_import(tmp_path):
+    path = tmp_path / "evil.smd"
+    _write_raw(path, _header({"__object__": "os.system", "state": {"__dict__": {}}}))
+    assert get_untrusted_types(path) == ["os.system"]
+    with pytest.raises(UntrustedModelError, match="os.system"):
+        load(path)
+
+
+def test_prefix_trick_cannot_reach_foreign_types(tmp_path):
+    path = tmp_path / "evil.smd"
+    _write_raw(path, _header({"__object__": "secml_detect.persistence.importlib.import_module", "state": {"__dict__": {}}}))
+    with pytest.raises(ModelFormatError):
+        load(path)
+
+
+def test_plain_pickle_file_is_not_a_model(tmp_path):
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(_Evil()))
+    with pytest.raises(ModelFormatError):
+        load(path)
+
+
+def test_extra_members_are_refused(tmp_path):
+    path = tmp_path / "m.smd"
+    _write_raw(path, _header(None), extra_members={"payload.pkl": b"x"})
+    with pytest.raises(ModelFormatError, match="not a secml_detect model"):
+        load(path)
+
+
+def test_version_mismatch_warns(tmp_path):
+    path = tmp_path / "m.smd"
+    save({"x": 1}, path)
+    with zipfile.ZipFile(path) as zf:
+        header = json.loads(zf.read("model.json"))
+        arrays = zf.read("arrays.npz")
+    header["versions"]["secml_detect"] = "0.0.1"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("model.json", json.dumps(header))
+        zf.writestr("arrays.npz", arrays)
+    with pytest.warns(ModelVersionWarning, match="0.0.1"):
+        assert load(path) == {"x": 1}
