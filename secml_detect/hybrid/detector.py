@@ -179,12 +179,13 @@ class HybridDetector(BaseDetector):
         self._last_bad = bad
         return rows
 
-    def fit(self, events, y=None) -> "HybridDetector":
+    def fit(self, X, y=None) -> "HybridDetector":
         """Fit every component on its column, the rules' indexes and the combiner.
 
         Parameters
         ----------
-        events : DataFrame or list of mappings
+        X : DataFrame or list of mappings
+            The event table.
         y : array of {0, 1, nan}, optional
             Labels where known (1 = malicious). Outlier components train on
             events labelled 0 (all events when ``y`` is None); classifier
@@ -192,7 +193,7 @@ class HybridDetector(BaseDetector):
             labelled events when both classes are present.
         """
         self._validate()
-        rows = self._rows(events)
+        rows = self._rows(X)
         labels = None if y is None else np.asarray(y, dtype=np.float64)
         if labels is not None and len(labels) != len(rows):
             raise InvalidParameterError(f"y has {len(labels)} labels for {len(rows)} events")
@@ -276,9 +277,9 @@ class HybridDetector(BaseDetector):
         final[self._last_bad] = self.fallback_threat_score
         return final
 
-    def predict(self, events) -> np.ndarray:
-        """1 for events at or above ``alert_threshold``, else 0."""
-        return (self.threat_score(events) >= self.alert_threshold).astype(int)
+    def predict(self, X) -> np.ndarray:
+        """1 for events of the table ``X`` at or above ``alert_threshold``, else 0."""
+        return (self.threat_score(X) >= self.alert_threshold).astype(int)
 
     def alerts(self, events, *, threshold: float | None = None, top: int | None = None,
                explain: bool = True) -> list[Alert]:
