@@ -78,15 +78,32 @@ class ByteFrequencyModel(OutlierDetectorMixin, BaseDetector):
         if not int(self.max_len) > 0:
             raise InvalidParameterError(f"max_len must be > 0, got {self.max_len!r}")
 
-    def _update_moments(self, ragged) -> None:
-        usable = ~ragged.missing & (ragged.lengths > 0)
+    # Sufficient statistics: they add up, so partitions fit separately merge
+    # exactly (secml_detect.dask.fit_merged).
+    def _partition_stats(self, X) -> dict:
+        ragged = self._ragged(X)
         s1, s2 = byte_frequency_moments(ragged.data, ragged.offsets)
-        self._sum_ = getattr(self, "_sum_", np.zeros(256)) + s1
-        self._sumsq_ = getattr(self, "_sumsq_", np.zeros(256)) + s2
-        self.n_samples_seen_ = getattr(self, "n_samples_seen_", 0) + int(usable.sum())
+        usable = ~ragged.missing & (ragged.lengths > 0)
+        return {"sum": s1, "sumsq": s2, "n": int(usable.sum())}
+
+    @staticmethod
+    def _combine_stats(a: dict, b: dict) -> dict:
+        return {"sum": a["sum"] + b["sum"], "sumsq": a["sumsq"] + b["sumsq"], "n": a["n"] + b["n"]}
+
+    def _set_stats(self, stats: dict) -> "ByteFrequencyModel":
+        self._sum_, self._sumsq_, self.n_samples_seen_ = stats["sum"], stats["sumsq"], stats["n"]
         n = max(self.n_samples_seen_, 1)
         self.mean_ = self._sum_ / n
         self.std_ = np.sqrt(np.maximum(self._sumsq_ / n - self.mean_**2, 0.0))
+        return self
+
+    def _update_moments(self, ragged) -> None:
+        s1, s2 = byte_frequency_moments(ragged.data, ragged.offsets)
+        usable = ~ragged.missing & (ragged.lengths > 0)
+        new = {"sum": s1, "sumsq": s2, "n": int(usable.sum())}
+        if hasattr(self, "_sum_"):
+            new = self._combine_stats({"sum": self._sum_, "sumsq": self._sumsq_, "n": self.n_samples_seen_}, new)
+        self._set_stats(new)
 
     def fit(self, X, y=None) -> "ByteFrequencyModel":
         """Fit on a batch of normal payloads (``str`` or ``bytes``)."""
