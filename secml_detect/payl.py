@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ._kernels.bytes import byte_frequency_distance, byte_frequency_moments
+from ._parallel import map_ragged
 from ._ragged import to_ragged_bytes
 from .base import BaseDetector, Contribution, Explanation, OutlierDetectorMixin, handle_bad_items
 from .exceptions import InvalidParameterError
@@ -33,6 +34,8 @@ class ByteFrequencyModel(OutlierDetectorMixin, BaseDetector):
         quantile of the training ``score_samples``.
     max_len : int, default=65536
         Bytes of each payload read (bounded work on hostile input).
+    n_jobs : int or None, default=None
+        Threads for scoring (the kernel releases the GIL); ``-1`` uses all CPUs.
     on_bad_input : {"fallback", "raise"}, default="fallback"
         Items that are neither ``str`` nor ``bytes`` (``None``, numbers) get
         ``score_samples = nan`` and ``threat_score = 1.0`` with a
@@ -59,10 +62,11 @@ class ByteFrequencyModel(OutlierDetectorMixin, BaseDetector):
     MIN_CALIBRATION_ITEMS = 200
 
     def __init__(self, smoothing: float = 0.001, contamination: float = 0.01,
-                 max_len: int = 65536, on_bad_input: str = "fallback") -> None:
+                 max_len: int = 65536, n_jobs: int | None = None, on_bad_input: str = "fallback") -> None:
         self.smoothing = smoothing
         self.contamination = contamination
         self.max_len = max_len
+        self.n_jobs = n_jobs
         self.on_bad_input = on_bad_input
 
     def _ragged(self, X):
@@ -135,7 +139,8 @@ class ByteFrequencyModel(OutlierDetectorMixin, BaseDetector):
 
     def _score_ragged(self, ragged) -> np.ndarray:
         inv_scale = 1.0 / (self.std_ + self.smoothing)
-        scores = -byte_frequency_distance(ragged.data, ragged.offsets, self.mean_, inv_scale)
+        scores = -map_ragged(byte_frequency_distance, ragged.data, ragged.offsets, self.mean_, inv_scale,
+                             n_jobs=self.n_jobs)
         scores[ragged.missing] = np.nan
         return scores
 

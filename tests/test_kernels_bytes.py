@@ -55,3 +55,15 @@ def test_byte_frequency_distance_and_moments(items, seed):
     ref = np.sum(freqs, axis=0) if freqs else np.zeros(256)
     np.testing.assert_allclose(s1, ref, atol=1e-12)
     np.testing.assert_allclose(s2, np.sum(np.square(freqs), axis=0) if freqs else np.zeros(256), atol=1e-12)
+
+
+def test_threaded_map_equals_single_thread():
+    from secml_detect._parallel import effective_n_jobs, map_ragged
+
+    rng = np.random.default_rng(0)
+    items = [rng.integers(0, 256, rng.integers(0, 40), dtype=np.uint8).tobytes() for _ in range(20_000)]
+    r = to_ragged_bytes(items)
+    mean, inv = rng.random(256), rng.random(256)
+    single = kb.byte_frequency_distance(r.data, r.offsets, mean, inv)
+    np.testing.assert_array_equal(map_ragged(kb.byte_frequency_distance, r.data, r.offsets, mean, inv, n_jobs=3), single)
+    assert effective_n_jobs(None) == 1 and effective_n_jobs(-1) >= 1
