@@ -201,7 +201,7 @@ def _read(path: str | PathLike) -> tuple[dict, dict[str, np.ndarray]]:
             raise
         # numpy refuses object arrays without pickle: a crafted file.
         raise UntrustedModelError(f"{path}: refused array data ({exc})") from exc
-    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME or "model" not in header:
         raise ModelFormatError(f"{path}: not a secml_detect model file")
     if header.get("format_version") != FORMAT_VERSION:
         raise ModelFormatError(f"{path}: unsupported format version {header.get('format_version')!r}")
@@ -359,4 +359,9 @@ def load(path: str | PathLike, *, trusted: list[str] | None = None) -> Any:
     with warnings.catch_warnings():
         # scikit-learn's own version warning is replaced by ModelVersionWarning above.
         warnings.filterwarnings("ignore", message=".*Trying to unpickle estimator.*")
-        return _Reader(arrays, extra).decode(header["model"])
+        try:
+            return _Reader(arrays, extra).decode(header["model"])
+        except ModelFormatError:
+            raise
+        except (TypeError, KeyError, ValueError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
+            raise ModelFormatError(f"{path}: malformed model data ({type(exc).__name__}: {exc})") from exc

@@ -137,3 +137,24 @@ def test_bad_rows_get_fallback_score_and_keep_positions(fitted):
         scores = fitted.threat_score([{"payload": "id=1&name=user1&page=1"}, "not an event", 42])
     assert scores[1:].tolist() == [1.0, 1.0]
     assert any("indices 1, 2" in str(w.message) for w in rec)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+hostile_values = st.one_of(st.none(), st.text(max_size=200), st.binary(max_size=200), st.integers(),
+                           st.floats(allow_nan=True, allow_infinity=True), st.lists(st.text(max_size=5), max_size=5))
+hostile_events = st.lists(st.one_of(st.dictionaries(st.sampled_from(["payload", "dst_ip", "url", "calls", "x"]),
+                                                    hostile_values, max_size=4),
+                                    st.none(), st.integers(), st.text(max_size=5)), max_size=12)
+
+
+@settings(max_examples=80)
+@given(hostile_events)
+def test_hostile_event_tables_keep_length_and_never_crash(fitted, events):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = fitted.threat_score(events)
+        alerts = fitted.alerts(events, threshold=0.0)
+    assert scores.shape == (len(events),) and np.all((scores >= 0) & (scores <= 1))
+    assert sorted(a.index for a in alerts) == list(range(len(events)))
