@@ -19,7 +19,15 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_parser",
+    "sphinx_gallery.gen_gallery",
 ]
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "download_all_examples": False,
+    "within_subsection_order": "FileNameSortKey",
+}
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 autosummary_generate = True
 autodoc_default_options = {"members": True, "inherited-members": False}
