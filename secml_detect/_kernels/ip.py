@@ -26,6 +26,8 @@ __all__ = [
     "parse_ipv4_cidr",
     "build_prefix_forest",
     "lookup_prefix_forest",
+    "lookup_prefix_forest_jump",
+    "jump_table_16",
     "format_ipv4",
 ]
 
@@ -217,6 +219,38 @@ def lookup_prefix_forest(queries, valid, starts, ends, parent):
             j = parent[j]
         out[i] = j
     return out
+
+
+@njit
+def lookup_prefix_forest_jump(queries, valid, starts, ends, parent, jump):
+    """:func:`lookup_prefix_forest` with a /16 jump table."""
+    n = queries.shape[0]
+    out = np.full(n, -1, dtype=np.int64)
+    if starts.shape[0] == 0:
+        return out
+    for i in range(n):
+        if not valid[i]:
+            continue
+        q = queries[i]
+        b = q >> np.uint32(16)
+        lo = jump[b]
+        hi = jump[b + 1]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if starts[mid] <= q:
+                lo = mid + 1
+            else:
+                hi = mid
+        j = lo - 1
+        while j >= 0 and ends[j] < q:
+            j = parent[j]
+        out[i] = j
+    return out
+
+
+def jump_table_16(sorted_starts):
+    """``jump[b]`` = number of sorted starts below ``b << 16`` (65,537 entries)."""
+    return np.searchsorted(sorted_starts, np.arange(65537, dtype=np.uint64) << np.uint64(16)).astype(np.int64)
 
 
 def format_ipv4(value: int) -> str:
