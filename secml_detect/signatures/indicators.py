@@ -1,0 +1,418 @@
+"""Indicator kinds: normalisation of IOC values and the indexes that look them up.
+
+Each kind has a normaliser (applied to the indicator when it is added and to
+the event value when it is looked up) and an index built for fast batch
+lookups:
+
+=========  ====================================================  ================================
+kind       matches an event value when ...                       index
+=========  ====================================================  ================================
+ip         the address equals (or lies in) the IP / CIDR         sorted prefix forest (numba)
+domain     the host equals it, or is a subdomain of it           dict + suffix walk
+           (``subdomains=True``, the default)
+url        the normalised URLs are equal                         dict
+hash       MD5 / SHA-1 / SHA-256 hex digests are equal            dict
+path       the path matches the glob (``*``, ``?``, ``[..]``)    dict for literals + one regex
+process    the process path or its base name equals the value    dict (case-insensitive)
+pattern    the literal occurs inside the value (bytes or text)   hyperscan / pyahocorasick
+=========  ====================================================  ================================
+
+URL normalisation lower-cases scheme and host, drops default ports
+(``:80`` for http, ``:443`` for https), decodes percent-escapes of
+unreserved characters and upper-cases the remaining ones, drops the
+fragment and gives an empty path ``/``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+
+from .._kernels import ip as kip
+from .._ragged import to_ragged_bytes
+from ..exceptions import InvalidItemError
+
+__all__ = [
+    "INDICATOR_KINDS",
+    "DEFAULT_FIELDS",
+    "normalize_indicator",
+    "normalize_url",
+    "normalize_domain",
+    "url_host",
+    "IPRangeIndex",
+    "ragged_from_strings",
+]
+
+#: Fields an indicator of each kind is looked up in when a rule names none.
+DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "ip": ("src_ip", "dst_ip", "ip"),
+    "domain": ("domain", "url"),
+    "url": ("url",),
+    "hash": ("file_hash", "md5", "sha1", "sha256"),
+    "path": ("file_path",),
+    "process": ("process",),
+    "pattern": ("payload", "content", "file_content"),
+}
+INDICATOR_KINDS = tuple(DEFAULT_FIELDS)
+
+_HEX = re.compile(r"^[0-9a-f]+$")
+_HASH_LENGTHS = {32: "md5", 40: "sha1", 64: "sha256"}
+_DOMAIN_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+_UNRESERVED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+_DEFAULT_PORTS = {"http": "80", "https": "443", "ftp": "21", "ws": "80", "wss": "443"}
+
+
+def _pct_normalize(text: str) -> str:
+    def fix(m: re.Match) -> str:
+        ch = chr(int(m.group(1), 16))
+        return ch if ch in _UNRESERVED else "%" + m.group(1).upper()
+
+    return _PCT.sub(fix, text)
+
+
+def normalize_url(url: str) -> str:
+    """Canonical form of a URL used for exact URL indicators.
+
+    Examples
+    --------
+    >>> normalize_url("HTTP://Example.COM:80/a%7eb/%2f?q=1#top")
+    'http://example.com/a~b/%2F?q=1'
+    >>> normalize_url("example.com")
+    'http://example.com/'
+    """
+    text = str(url).strip()
+    if "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise ValueError(f"URL without a host: {url!r}")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"bad port in URL {url!r}") from exc
+    netloc = host if ":" not in host else f"[{host}]"
+    if port is not None and _DEFAULT_PORTS.get(scheme) != str(port):
+        netloc = f"{netloc}:{port}"
+    if parts.username:
+        userinfo = parts.username + (f":{parts.password}" if parts.password else "")
+        netloc = f"{userinfo}@{netloc}"
+    path = _pct_normalize(parts.path) or "/"
+    return urlunsplit((scheme, netloc, path, _pct_normalize(parts.query), ""))
+
+
+def url_host(url: str) -> str | None:
+    """Lower-case host of a URL (``None`` when there is none)."""
+    text = str(url).strip()
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        host = urlsplit(text).hostname
+    except ValueError:
+        return None
+    return host.rstrip(".") if host else None
+
+
+def normalize_domain(domain: str) -> str:
+    """Lower-case, without trailing dot, IDNA-encoded; raises ValueError when invalid.
+
+    Examples
+    --------
+    >>> normalize_domain("Evil.COM.")
+    'evil.com'
+    """
+    text = str(domain).strip().rstrip(".").lower()
+    if text.startswith("*."):
+        text = text[2:]
+    if not text or len(text) > 253:
+        raise ValueError(f"not a domain name: {domain!r}")
+    if not text.isascii():
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"not a domain name: {domain!r}") from exc
+    if not all(_DOMAIN_LABEL.match(label) for label in text.split(".")):
+        raise ValueError(f"not a domain name: {domain!r}")
+    return text
+
+
+def _normalize_hash(value: str) -> str:
+    text = str(value).strip().lower()
+    if len(text) not in _HASH_LENGTHS or not _HEX.match(text):
+        raise ValueError(f"not an MD5, SHA-1 or SHA-256 hex digest: {value!r}")
+    return text
+
+
+def _normalize_ip(value: str) -> str:
+    text = str(value).strip()
+    try:
+        if "/" in text:
+            net = ipaddress.ip_network(text, strict=False)
+            return str(net) if net.prefixlen != net.max_prefixlen else str(net.network_address)
+        return str(ipaddress.ip_address(text))
+    except ValueError as exc:
+        raise ValueError(f"not an IP address or CIDR range: {value!r}") from exc
+
+
+def _normalize_glob(value: str) -> str:
+    text = str(value)
+    if not text:
+        raise ValueError("empty path glob")
+    return text
+
+
+def _normalize_process(value: str) -> str:
+    text = str(value).strip()
+    if not text:
+        raise ValueError("empty process name")
+    return text.lower()
+
+
+def _normalize_pattern(value) -> bytes:
+    if isinstance(value, str):
+        value = value.encode("utf-8", "surrogatepass")
+    if not isinstance(value, (bytes, bytearray)) or len(value) == 0:
+        raise ValueError(f"a pattern must be non-empty str or bytes, got {value!r:.60}")
+    return bytes(value)
+
+
+_NORMALIZERS = {
+    "ip": _normalize_ip,
+    "domain": normalize_domain,
+    "url": normalize_url,
+    "hash": _normalize_hash,
+    "path": _normalize_glob,
+    "process": _normalize_process,
+    "pattern": _normalize_pattern,
+}
+
+
+def normalize_indicator(kind: str, value, *, where: str | None = None):
+    """Normalise one indicator value; raises InvalidItemError naming ``where``.
+
+    Examples
+    --------
+    >>> normalize_indicator("ip", "10.0.0.7/8")
+    '10.0.0.0/8'
+    >>> normalize_indicator("hash", "D41D8CD98F00B204E9800998ECF8427E")
+    'd41d8cd98f00b204e9800998ecf8427e'
+    """
+    try:
+        return _NORMALIZERS[kind](value)
+    except KeyError:
+        raise ValueError(f"unknown indicator kind {kind!r}; expected one of {INDICATOR_KINDS}") from None
+    except (ValueError, TypeError) as exc:
+        raise InvalidItemError(None, f"{where + ': ' if where else ''}{exc}", value) from None
+
+
+def ragged_from_strings(values: Sequence) -> "object":
+    """A ragged ``uint8`` batch of strings, fast when every item is a ``str`` without newline.
+
+    Items that are not ``str``/``bytes`` become empty and flagged ``missing``.
+    """
+    if values and all(type(v) is str for v in values):
+        joined = "\n".join(values)
+        if joined.count("\n") == len(values) - 1:
+            data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+            cuts = np.flatnonzero(data == 10)
+            offsets = np.empty(len(values) + 1, dtype=np.int64)
+            offsets[0] = 0
+            offsets[-1] = data.size
+            offsets[1:-1] = cuts
+            starts = offsets.copy()
+            starts[1:-1] += 1
+            # Items are data[starts[i]:offsets[i+1]]: drop the separators.
+            keep = np.ones(data.size, dtype=bool)
+            keep[cuts] = False
+            flat = data[keep]
+            lengths = offsets[1:] - starts[:-1]
+            off = np.zeros(len(values) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=off[1:])
+            from .._ragged import RaggedArray
+
+            return RaggedArray(flat, off, np.zeros(len(values), dtype=bool))
+    return to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
+
+
+class IPRangeIndex:
+    """Which IP addresses / CIDR ranges contain each query address.
+
+    Built from ``(value, entry_id)`` pairs; IPv4 queries go through the numba
+    prefix forest with a ``/16`` jump table, IPv6 ones through the same
+    algorithm on Python integers.
+
+    Examples
+    --------
+    >>> idx = IPRangeIndex(["10.0.0.0/8", "10.1.0.0/16", "2001:db8::/32"])
+    >>> idx.lookup(["10.1.2.3", "11.0.0.1", "2001:db8::1", "junk"])
+    [[1, 0], [], [2], []]
+    """
+
+    def __init__(self, values: Iterable[str], entry_ids: Iterable[int] | None = None) -> None:
+        values = list(values)
+        ids = list(range(len(values))) if entry_ids is None else list(entry_ids)
+        v4: dict[tuple[int, int], list[int]] = {}
+        v6: dict[tuple[int, int], list[int]] = {}
+        for value, eid in zip(values, ids):
+            net = ipaddress.ip_network(value, strict=False)
+            key = (int(net.network_address), int(net.broadcast_address))
+            (v4 if net.version == 4 else v6).setdefault(key, []).append(int(eid))
+        self._build_v4(v4)
+        self._build_v6(v6)
+
+    def _build_v4(self, groups: dict) -> None:
+        keys = list(groups)
+        starts = np.array([k[0] for k in keys], dtype=np.uint32)
+        ends = np.array([k[1] for k in keys], dtype=np.uint32)
+        order, parent = kip.build_prefix_forest(starts, ends)
+        self.v4_starts = starts[order]
+        self.v4_ends = ends[order]
+        self.v4_parent = parent
+        self.v4_entries = [groups[keys[j]] for j in order]
+        self.v4_cidr = [keys[j][0] != keys[j][1] for j in order]
+        self.v4_jump = kip.jump_table_16(self.v4_starts)
+
+    def _build_v6(self, groups: dict) -> None:
+        keys = sorted(groups, key=lambda k: (k[0], -(k[1] - k[0])))
+        self.v6_starts = [k[0] for k in keys]
+        self.v6_ends = [k[1] for k in keys]
+        self.v6_entries = [groups[k] for k in keys]
+        self.v6_cidr = [k[0] != k[1] for k in keys]
+        parent = []
+        stack: list[int] = []
+        for j, (s, e) in enumerate(keys):
+            while stack and self.v6_ends[stack[-1]] < s:
+                stack.pop()
+            parent.append(stack[-1] if stack else -1)
+            stack.append(j)
+        self.v6_parent = parent
+
+    def __len__(self) -> int:
+        return len(self.v4_starts) + len(self.v6_starts)
+
+    def innermost_v4(self, ragged) -> np.ndarray:
+        """Innermost containing v4 range (sorted position) per item, or -1; plus parse validity."""
+        values, valid = kip.parse_ipv4(ragged.data, ragged.offsets)
+        return kip.lookup_prefix_forest_jump(values, valid, self.v4_starts, self.v4_ends, self.v4_parent, self.v4_jump), valid
+
+    def _v6_chain(self, text: str) -> list[tuple[int, bool]]:
+        try:
+            addr = ipaddress.ip_address(text.strip() if isinstance(text, str) else text)
+        except ValueError:
+            return []
+        if addr.version == 4:
+            q = np.array([int(addr)], dtype=np.uint32)
+            j = int(kip.lookup_prefix_forest_jump(q, np.ones(1, bool), self.v4_starts, self.v4_ends, self.v4_parent, self.v4_jump)[0])
+            out = []
+            while j >= 0:
+                out.append((j, 4))
+                j = int(self.v4_parent[j])
+            return out
+        q = int(addr)
+        j = bisect_right(self.v6_starts, q) - 1
+        while j >= 0 and self.v6_ends[j] < q:
+            j = self.v6_parent[j]
+        out = []
+        while j >= 0:
+            out.append((j, 6))
+            j = self.v6_parent[j]
+        return out
+
+    def matches(self, values: Sequence) -> list[list[tuple[int, bool]]]:
+        """Per query, ``(entry_id, is_cidr)`` of every containing entry, innermost first."""
+        ragged = ragged_from_strings(values)
+        inner, valid = self.innermost_v4(ragged)
+        out: list[list[tuple[int, bool]]] = [[] for _ in range(len(values))]
+        hit = np.flatnonzero(inner >= 0)
+        for i in hit.tolist():
+            j = int(inner[i])
+            row = out[i]
+            while j >= 0:
+                cidr = self.v4_cidr[j]
+                row.extend((e, cidr) for e in self.v4_entries[j])
+                j = int(self.v4_parent[j])
+        # Not a dotted quad: maybe IPv6, or an address with spaces around it.
+        for i in np.flatnonzero(~valid).tolist():
+            v = values[i]
+            if not isinstance(v, str) or not v or len(v) > 64:
+                continue
+            if ":" not in v and v.strip() == v:
+                continue
+            for j, version in self._v6_chain(v):
+                if version == 4:
+                    out[i].extend((e, self.v4_cidr[j]) for e in self.v4_entries[j])
+                else:
+                    out[i].extend((e, self.v6_cidr[j]) for e in self.v6_entries[j])
+        return out
+
+    def lookup(self, values: Sequence) -> list[list[int]]:
+        """Per query, the ids of every containing entry, innermost first."""
+        return [[e for e, _ in row] for row in self.matches(values)]
+
+    def contains(self, values: Sequence) -> np.ndarray:
+        """Boolean mask: does any entry contain the query (IPv4 fast path)."""
+        ragged = ragged_from_strings(values)
+        inner, valid = self.innermost_v4(ragged)
+        out = inner >= 0
+        if len(self.v6_starts) or not valid.all():
+            for i in np.flatnonzero(~valid).tolist():
+                v = values[i]
+                if isinstance(v, str) and (":" in v or v.strip() != v) and len(v) <= 64:
+                    out[i] = bool(self._v6_chain(v))
+        return out
+
+
+def glob_to_regex(pattern: str, *, ignore_case: bool = False) -> str:
+    """Anchored regex source of a shell glob, valid for both RE2 and Python ``re``.
+
+    ``*`` matches any run of characters (``/`` included, as in :mod:`fnmatch`),
+    ``?`` one character, ``[abc]`` / ``[!abc]`` a class.
+
+    Examples
+    --------
+    >>> glob_to_regex("/tmp/*.s?")
+    '(?s)^/tmp/.*\\\\.s.$'
+    """
+    out = ["(?si)^" if ignore_case else "(?s)^"]
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        i += 1
+        if c == "*":
+            while i < n and pattern[i] == "*":
+                i += 1
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[":
+            j = i
+            if j < n and pattern[j] in "!^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 1
+            if j >= n:
+                out.append("\\[")
+            else:
+                body = pattern[i:j].replace("\\", "\\\\")
+                i = j + 1
+                if body and body[0] in "!^":
+                    body = "^" + body[1:]
+                out.append("[" + body + "]")
+        else:
+            out.append(re.escape(c))
+    out.append("$")
+    return "".join(out)
+
+
+def is_glob(pattern: str) -> bool:
+    """True when ``pattern`` has glob metacharacters."""
+    return any(c in pattern for c in "*?[")

@@ -1,0 +1,51 @@
+"""Slow, obvious references for the signature kernels and indexes."""
+
+from __future__ import annotations
+
+import ipaddress
+
+
+def parse_ipv4(item: bytes) -> int | None:
+    """The address as an int, or None when ``ipaddress`` refuses it (strict dotted quad)."""
+    try:
+        text = item.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if not text or not all(c.isdigit() and c.isascii() or c == "." for c in text):
+        return None
+    try:
+        return int(ipaddress.IPv4Address(text))
+    except ValueError:
+        return None
+
+
+def parse_ipv4_cidr(item: bytes) -> tuple[int, int] | None:
+    try:
+        text = item.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    addr, slash, plen = text.partition("/")
+    value = parse_ipv4(addr.encode())
+    if value is None:
+        return None
+    if not slash:
+        return value, 32
+    if not plen or len(plen) > 2 or not plen.isdigit() or not plen.isascii() or (len(plen) == 2 and plen[0] == "0"):
+        return None
+    if int(plen) > 32:
+        return None
+    return value, int(plen)
+
+
+def containing_networks(address: str, networks: list[str]) -> set[str]:
+    """Networks (strings) that contain ``address``, using :mod:`ipaddress`."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return set()
+    out = set()
+    for net in networks:
+        n = ipaddress.ip_network(net, strict=False)
+        if n.version == ip.version and ip in n:
+            out.add(net)
+    return out
