@@ -40,3 +40,20 @@ def test_unknown_detector_in_config_is_refused(tmp_path):
     config.write_text("components:\n  - {name: x, detector: os.system, column: x}\n")
     with pytest.raises(InvalidParameterError, match="unknown detector"):
         main(["hybrid", "fit", "--config", str(config), "-o", str(tmp_path / "m.smd"), str(config)])
+
+
+def test_config_with_rule_files_and_export(tmp_path, capsys):
+    (tmp_path / "bad_ips.txt").write_text("# known C2\n203.0.113.7\n")
+    config = tmp_path / "hybrid.yaml"
+    config.write_text("components:\n  - {name: payload, detector: ByteFrequencyModel, column: payload}\n"
+                      "signatures:\n  rules: [bad_ips.txt]\n  indicators: {domain: [evil.example]}\n")
+    train = _write_jsonl(tmp_path / "t.jsonl", [{"payload": f"q=item{i}"} for i in range(100)])
+    model = str(tmp_path / "m.smd")
+    assert main(["hybrid", "fit", "--config", str(config), "-o", model, train]) == 0
+    events = _write_jsonl(tmp_path / "e.jsonl", [{"dst_ip": "203.0.113.7"}, {"url": "http://x.evil.example/a"}, {"payload": "q=item3"}])
+    capsys.readouterr()
+    assert main(["hybrid", "alerts", "-m", model, "--jsonl", events]) == 0
+    alerts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(a["index"] for a in alerts) == [0, 1] and all(a["rules"] for a in alerts)
+    assert main(["hybrid", "export", "-m", model, "--format", "ioc"]) == 0
+    assert "203.0.113.7" in capsys.readouterr().out

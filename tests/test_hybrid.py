@@ -158,3 +158,42 @@ def test_hostile_event_tables_keep_length_and_never_crash(fitted, events):
         alerts = fitted.alerts(events, threshold=0.0)
     assert scores.shape == (len(events),) and np.all((scores >= 0) & (scores <= 1))
     assert sorted(a.index for a in alerts) == list(range(len(events)))
+
+
+def test_rules_and_models_together_and_promotion_to_shareable_signatures():
+    from secml_detect import SignatureMatcher
+
+    rules = SignatureMatcher(indicators={"ip": ["198.51.100.0/24"]})
+    hd = HybridDetector([("payload", ByteFrequencyModel(), "payload")], rules, random_state=0).fit(_normal_events())
+    usual = [e["payload"] for e in _normal_events(3, seed=7)]
+    events = [
+        {"dst_ip": "198.51.100.9", "payload": usual[0]},                          # rule only
+        {"dst_ip": "203.0.113.5", "payload": "id=1' OR '1'='1' --"},              # model only
+        {"dst_ip": "198.51.100.10", "payload": "<script>alert(1)</script>"},      # both
+        {"dst_ip": "192.0.2.1", "payload": usual[1]},                             # neither
+    ]
+    scores = hd.threat_score(events)
+    assert scores[2] > scores[0] >= 0.85 and scores[1] >= 0.5 and scores[3] < 0.5
+    alerts = {a.index: a for a in hd.alerts(events)}
+    assert alerts[0].rules and alerts[0].hits[0]["field"] == "dst_ip"
+    # The analyst confirms the model-only finding: its destination becomes a signature.
+    hd.feedback([alerts[1].alert_id], ["malicious"], notes=["SQLi from this C2"], analyst="ana")
+    promoted = hd.promote()
+    assert {(p["kind"], p["value"]) for p in promoted} == {("ip", "203.0.113.5")}
+    assert promoted[0]["provenance"]["alert_id"] == alerts[1].alert_id
+    later = hd.threat_score([{"dst_ip": "203.0.113.5", "payload": usual[2]}])
+    assert later[0] >= 0.85  # caught by the new signature although the payload is normal
+    stix = hd.export_signatures("stix")
+    assert any("203.0.113.5" in obj.get("pattern", "") for obj in stix)
+    assert "203.0.113.5" in hd.export_signatures("ioc")["ip"]
+    assert hd.promote() == []  # nothing promoted twice
+
+
+def test_promotion_of_a_slash24_needs_two_confirmations():
+    hd = HybridDetector([("payload", ByteFrequencyModel(), "payload")], random_state=0).fit(_normal_events())
+    events = [{"dst_ip": f"203.0.113.{i}", "payload": f"id={i}' OR 1=1 --"} for i in (5, 6)]
+    ids = [a.alert_id for a in hd.alerts(events)]
+    hd.feedback(ids, ["malicious", "malicious"])
+    kinds = {(p["kind"], p["value"]) for p in hd.promote()}
+    assert ("cidr", "203.0.113.0/24") in kinds
+    assert hd.threat_score([{"dst_ip": "203.0.113.77"}])[0] >= 0.85

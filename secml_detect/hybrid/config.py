@@ -7,7 +7,7 @@ Example config (YAML or JSON)::
       - {name: url, detector: URLClassifier, column: url, params: {random_state: 0}}
     signatures:
       indicators: {ip: ["203.0.113.7"], domain: ["evil.example"]}
-      indicator_files: [{kind: ip, path: tor_exits.txt, severity: medium}]
+      rules: [tor_exits.txt, sigma/proc_creation.yml]   # IOC lists, Sigma, YARA, JSON Lines rules
     params: {alert_threshold: 0.5, random_state: 0}
 
 Detector names are looked up among secml_detect's public classes only: a
@@ -53,15 +53,6 @@ def _detector_class(name: str) -> type:
     return cls
 
 
-def _read_indicator_file(path: Path) -> list[str]:
-    values = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            values.append(line.split(";", 1)[0].split(",", 1)[0].strip())
-    return values
-
-
 def build_from_config(config: dict, *, base_dir: str | Path = ".") -> HybridDetector:
     """A (not yet fitted) HybridDetector described by ``config``."""
     components = []
@@ -76,11 +67,6 @@ def build_from_config(config: dict, *, base_dir: str | Path = ".") -> HybridDete
     if sig:
         from ..signatures import SignatureMatcher
 
-        matcher = SignatureMatcher()
-        for kind, values in sig.get("indicators", {}).items():
-            matcher.add_indicators(kind, list(values), title=f"config {kind} list")
-        for spec in sig.get("indicator_files", []):
-            path = Path(base_dir) / spec["path"]
-            matcher.add_indicators(spec["kind"], _read_indicator_file(path), title=spec.get("title", path.name),
-                                   severity=spec.get("severity", "high"))
+        rules = [str(Path(base_dir) / path) for path in sig.get("rules", [])]
+        matcher = SignatureMatcher(rules=rules, indicators=sig.get("indicators"))
     return HybridDetector(components, matcher, **config.get("params", {}))

@@ -482,7 +482,7 @@ class HybridDetector(BaseDetector):
                 return
             known.add((kind, value))
             rule_id = self.signatures_.add_indicators(
-                kind, [value], title=f"promoted from alert {provenance['alert_id']}",
+                "ip" if kind == "cidr" else kind, [value], title=f"promoted from alert {provenance['alert_id']}",
                 severity="high", tags=("promoted",), provenance=provenance)
             record = {"rule_id": rule_id, "kind": kind, "value": value, "provenance": provenance}
             new.append(record)
