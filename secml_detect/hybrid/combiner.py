@@ -10,56 +10,59 @@ Unsupervised start (documented in the user guide):
   exactly 0.5, the default alert threshold.
 * **Classifier components** give probabilities of "malicious" and are used
   as they are.
-* The model part ``m`` is the larger of the two, capped at ``model_cap``; the
-  rule part ``r`` is the signature matcher's severity score; the combination
-  is the noisy-OR ``1 - (1 - r) * (1 - model_cap * m)``: a critical rule alone
-  gives 1.0, a model alone at most ``model_cap``, and agreement ranks above
-  either alone.
+* The model part ``m`` is the larger of the two; the rule part ``r`` is the
+  signature matcher's severity score; the combination is the noisy-OR
+  ``1 - (1 - r) * (1 - model_cap * m)``: a critical rule alone gives 1.0, a
+  model alone at most ``model_cap``, and agreement ranks above either alone.
 
 With labels (from ``fit`` or analyst feedback) a logistic regression over the
-combiner features is fitted and blended in with weight
+model components' scores and missingness flags is fitted, and its probability
+replaces the unsupervised model part with weight
 ``n_labels / (n_labels + label_prior)``, so it takes over as evidence grows.
+Rules stay outside the learned part on purpose: a rule's severity keeps
+dominating even when the labelled history held no rule hits.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["combiner_features", "unsupervised_score", "blend_weight", "ANCHOR"]
+__all__ = ["combiner_features", "unsupervised_model_part", "combine", "blend_weight", "ANCHOR"]
 
 #: Score of a model-only event at the ``model_fpr`` tail (the default alert threshold).
 ANCHOR = 0.5
 
 
-def combiner_features(model_scores: np.ndarray, rule_scores: np.ndarray) -> np.ndarray:
-    """Features the learned combiner sees: scores (0 when missing), missing flags, rule score."""
+def combiner_features(model_scores: np.ndarray) -> np.ndarray:
+    """Features the learned combiner sees: component scores (0 when missing) and missing flags."""
     present = ~np.isnan(model_scores)
-    filled = np.where(present, model_scores, 0.0)
-    return np.hstack([filled, (~present).astype(float), rule_scores[:, None]])
+    return np.hstack([np.where(present, model_scores, 0.0), (~present).astype(float)])
 
 
-def unsupervised_score(model_scores: np.ndarray, is_outlier: np.ndarray, rule_scores: np.ndarray,
-                       model_cap: float, model_fpr: float) -> np.ndarray:
-    """The documented combination without labels (see the module docstring).
-
-    Examples
-    --------
-    >>> s = np.array([[0.99, np.nan], [0.2, np.nan], [np.nan, 0.7]])
-    >>> np.round(unsupervised_score(s, np.array([True, False]), np.array([0.0, 1.0, 0.0]), 0.9, 0.01), 3).tolist()
-    [0.5, 1.0, 0.63]
-    """
-    n = len(rule_scores)
+def unsupervised_model_part(model_scores: np.ndarray, is_outlier: np.ndarray, model_cap: float,
+                            model_fpr: float) -> np.ndarray:
+    """Model evidence in [0, 1] without labels (see the module docstring)."""
+    n = len(model_scores)
     present = ~np.isnan(model_scores)
     filled = np.where(present, model_scores, 0.0)
     outlier_part = np.zeros(n)
     if is_outlier.any():
-        out_present = present[:, is_outlier]
-        k = out_present.sum(axis=1)
+        k = present[:, is_outlier].sum(axis=1)
         best = filled[:, is_outlier].max(axis=1)
         gamma = np.log(ANCHOR / model_cap) / np.log1p(-model_fpr)
         outlier_part = np.where(k > 0, best ** (np.maximum(k, 1) * gamma), 0.0)
     classifier_part = filled[:, ~is_outlier].max(axis=1) if (~is_outlier).any() else np.zeros(n)
-    model_part = np.maximum(outlier_part, classifier_part)
+    return np.maximum(outlier_part, classifier_part)
+
+
+def combine(model_part: np.ndarray, rule_scores: np.ndarray, model_cap: float) -> np.ndarray:
+    """Noisy-OR of rules and (capped) models.
+
+    Examples
+    --------
+    >>> np.round(combine(np.array([0.5 / 0.9, 0.0, 1.0]), np.array([0.0, 1.0, 0.85]), 0.9), 3).tolist()
+    [0.5, 1.0, 0.985]
+    """
     return 1.0 - (1.0 - rule_scores) * (1.0 - model_cap * model_part)
 
 

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import BaseDetector, Contribution, Explanation, handle_bad_items
 from ..exceptions import InvalidParameterError
 from .alert import Alert, severity_of
-from .combiner import blend_weight, combiner_features, unsupervised_score
+from .combiner import blend_weight, combine, combiner_features, unsupervised_model_part
 from .events import as_event_list, column_values, event_fingerprint, jsonable_event
 
 __all__ = ["HybridDetector"]
@@ -209,13 +209,13 @@ class HybridDetector(BaseDetector):
             self.signatures_ = copy.deepcopy(self.signatures).fit(rows)
         self.feedback_, self.promoted_, self.alert_log_ = [], [], {}
         self.suppressed_ = set()
-        self.labelled_features_ = np.zeros((0, 2 * len(self.components_) + 1))
+        self.labelled_features_ = np.zeros((0, 2 * len(self.components_)))
         self.labelled_y_ = np.zeros(0)
         self.combiner_ = None
         if labels is not None:
             known = ~np.isnan(labels)
-            scores, rule_scores, _ = self._component_scores([rows[i] for i in np.flatnonzero(known)])
-            self.labelled_features_ = combiner_features(scores, rule_scores)
+            scores, _, _ = self._component_scores([rows[i] for i in np.flatnonzero(known)], rules=False)
+            self.labelled_features_ = combiner_features(scores)
             self.labelled_y_ = labels[known]
             self._refit_combiner()
         return self
@@ -240,7 +240,7 @@ class HybridDetector(BaseDetector):
         logger.info("fitted component %s on %d events in %.2fs", name, len(values), time.perf_counter() - start)
 
     # -------------------------------------------------------------- scoring
-    def _component_scores(self, rows: list[dict]):
+    def _component_scores(self, rows: list[dict], rules: bool = True):
         n = len(rows)
         scores = np.full((n, len(self.components_)), np.nan)
         for j, (name, est) in enumerate(self.components_.items()):
@@ -251,18 +251,19 @@ class HybridDetector(BaseDetector):
                     scores[idx, j] = est.threat_score(values)
         hits: list[list] = [[] for _ in range(n)]
         rule_scores = np.zeros(n)
-        if self.signatures_ is not None and n:
+        if rules and self.signatures_ is not None and n:
             hits = self.signatures_.match(rows)
             rule_scores = np.asarray(self.signatures_.threat_score(rows), dtype=np.float64)
         return scores, rule_scores, hits
 
     def _combine(self, rows, scores, rule_scores) -> np.ndarray:
         is_outlier = np.array([is_outlier_detector(est) for est in self.components_.values()], dtype=bool)
-        final = unsupervised_score(scores, is_outlier, rule_scores, self.model_cap, self.model_fpr)
+        model_part = unsupervised_model_part(scores, is_outlier, self.model_cap, self.model_fpr)
         w = blend_weight(len(self.labelled_y_), self.label_prior) if self.combiner_ is not None else 0.0
         if w > 0:
-            learned = self.combiner_.predict_proba(combiner_features(scores, rule_scores))[:, 1]
-            final = (1 - w) * final + w * learned
+            learned = self.combiner_.predict_proba(combiner_features(scores))[:, 1]
+            model_part = (1 - w) * model_part + w * learned
+        final = combine(model_part, rule_scores, self.model_cap)
         if self.suppressed_:
             dismissed = np.array([event_fingerprint(r) in self.suppressed_ for r in rows], dtype=bool)
             final = np.where(dismissed, final * self.suppression, final)
@@ -420,8 +421,8 @@ class HybridDetector(BaseDetector):
                 self.suppressed_.discard(fingerprint)
         labels_arr = np.array(labels)
         self._update_components(rows, labels_arr)
-        scores, rule_scores, _ = self._component_scores(rows)
-        self.labelled_features_ = np.vstack([self.labelled_features_, combiner_features(scores, rule_scores)])
+        scores, _, _ = self._component_scores(rows, rules=False)
+        self.labelled_features_ = np.vstack([self.labelled_features_, combiner_features(scores)])
         self.labelled_y_ = np.r_[self.labelled_y_, labels_arr]
         self._refit_combiner()
         return self
@@ -445,7 +446,7 @@ class HybridDetector(BaseDetector):
 
     def _refit_combiner(self) -> None:
         y = self.labelled_y_
-        if len(np.unique(y)) < 2:
+        if len(np.unique(y)) < 2 or not self.components_:
             self.combiner_ = None
             return
         self.combiner_ = LogisticRegression(class_weight="balanced", random_state=self.random_state)
@@ -512,6 +513,27 @@ class HybridDetector(BaseDetector):
                               "time": fbs[-1]["time"], "alert_ids": [fb["alert_id"] for fb in fbs]}
                 add("cidr", net, provenance)
         return new
+
+    def set_signatures(self, signatures: Any, *, keep_promoted: bool = True) -> "HybridDetector":
+        """Swap in an updated signature set (for example today's feed) without refitting models.
+
+        Parameters
+        ----------
+        signatures : SignatureMatcher
+            Used as given (fitted here if needed).
+        keep_promoted : bool, default=True
+            Add the indicators promoted from analyst verdicts so far to the new
+            set, so a feed update does not forget what analysts confirmed.
+        """
+        check_is_fitted(self, "components_")
+        matcher = signatures if hasattr(signatures, "rules_") else signatures.fit()
+        if keep_promoted:
+            for record in self.promoted_:
+                kind = "ip" if record["kind"] == "cidr" else record["kind"]
+                matcher.add_indicators(kind, [record["value"]], title=f"promoted from alert {record['provenance']['alert_id']}",
+                                       severity="high", tags=("promoted",), provenance=record["provenance"])
+        self.signatures_ = matcher
+        return self
 
     def export_signatures(self, format: str = "stix") -> Any:
         """The live signatures for sharing: ``"stix"`` (STIX 2.1 dicts) or ``"ioc"`` (lists per kind)."""
