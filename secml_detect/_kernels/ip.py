@@ -1,0 +1,225 @@
+"""Kernels for IPv4 text and address ranges over ragged ``uint8`` buffers.
+
+* :func:`parse_ipv4` parses dotted quads (``"192.0.2.1"``) into ``uint32``;
+  it is the one IPv4 parser of the package (the URL and IP detectors reuse it).
+* :func:`parse_ipv4_cidr` parses ``a.b.c.d`` or ``a.b.c.d/n``.
+* :func:`build_prefix_forest` / :func:`lookup_prefix_forest` answer "which
+  CIDR prefixes contain this address" for millions of queries: CIDR blocks are
+  either nested or disjoint, so the unique prefixes sorted by start form a
+  forest, and a query is one binary search plus a short walk up the parents
+  (at most 32 steps).
+
+The parser is strict, like :mod:`ipaddress`: exactly four decimal octets of one
+to three digits, each at most 255, no sign, no spaces, and no leading zero in
+a multi-digit octet (``"01.2.3.4"`` is refused: it is octal to some parsers
+and decimal to others, a classic filter bypass).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import njit
+
+__all__ = [
+    "parse_ipv4",
+    "parse_ipv4_cidr",
+    "build_prefix_forest",
+    "lookup_prefix_forest",
+    "format_ipv4",
+]
+
+
+@njit
+def _parse_quad(data, start, stop):
+    """``(value, ok, end)`` of a dotted quad at ``data[start:stop]``; ``end`` is one past its last byte."""
+    value = np.uint32(0)
+    k = start
+    for part in range(4):
+        if part > 0:
+            if k >= stop or data[k] != 46:  # '.'
+                return value, False, k
+            k += 1
+        n_digits = 0
+        octet = 0
+        first = k
+        while k < stop and 48 <= data[k] <= 57 and n_digits < 4:
+            octet = octet * 10 + (data[k] - 48)
+            n_digits += 1
+            k += 1
+        if n_digits == 0 or n_digits > 3 or octet > 255:
+            return value, False, k
+        if n_digits > 1 and data[first] == 48:  # leading zero
+            return value, False, k
+        value = np.uint32((value << np.uint32(8)) | np.uint32(octet))
+    return value, True, k
+
+
+@njit
+def parse_ipv4(data, offsets):
+    """Parse each item of a ragged ``uint8`` batch as a dotted-quad IPv4 address.
+
+    Parameters
+    ----------
+    data : ndarray of uint8
+    offsets : ndarray of int64, shape (n + 1,)
+
+    Returns
+    -------
+    values : ndarray of uint32, shape (n,)
+        The address as a big-endian integer (``1.2.3.4`` -> ``0x01020304``);
+        0 where invalid.
+    valid : ndarray of bool, shape (n,)
+        True where the whole item is a valid address.
+    """
+    n = offsets.shape[0] - 1
+    values = np.zeros(n, dtype=np.uint32)
+    valid = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        start = offsets[i]
+        stop = offsets[i + 1]
+        value, ok, end = _parse_quad(data, start, stop)
+        if ok and end == stop:
+            values[i] = value
+            valid[i] = True
+    return values, valid
+
+
+@njit
+def parse_ipv4_cidr(data, offsets):
+    """Parse each item as ``a.b.c.d`` or ``a.b.c.d/n`` (``0 <= n <= 32``, no leading zero).
+
+    Host bits are kept as written; compare with the masked network to refuse
+    them (``network & mask != network``).
+
+    Returns
+    -------
+    addresses : ndarray of uint32, shape (n,)
+    prefixlen : ndarray of int64, shape (n,)
+        32 for a bare address.
+    valid : ndarray of bool, shape (n,)
+    """
+    n = offsets.shape[0] - 1
+    addresses = np.zeros(n, dtype=np.uint32)
+    prefixlen = np.full(n, 32, dtype=np.int64)
+    valid = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        start = offsets[i]
+        stop = offsets[i + 1]
+        value, ok, end = _parse_quad(data, start, stop)
+        if not ok:
+            continue
+        if end == stop:
+            addresses[i] = value
+            valid[i] = True
+            continue
+        if data[end] != 47:  # '/'
+            continue
+        k = end + 1
+        if k >= stop or stop - k > 2:
+            continue
+        plen = 0
+        good = True
+        for j in range(k, stop):
+            if not 48 <= data[j] <= 57:
+                good = False
+                break
+            plen = plen * 10 + (data[j] - 48)
+        if not good or plen > 32 or (stop - k == 2 and data[k] == 48):
+            continue
+        addresses[i] = value
+        prefixlen[i] = plen
+        valid[i] = True
+    return addresses, prefixlen, valid
+
+
+def prefix_mask(prefixlen: np.ndarray) -> np.ndarray:
+    """``uint32`` netmasks of an array of prefix lengths (0..32)."""
+    plen = np.asarray(prefixlen, dtype=np.int64)
+    return np.where(plen == 0, 0, (np.uint64(0xFFFFFFFF) << (32 - plen).astype(np.uint64)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def build_prefix_forest(starts: np.ndarray, ends: np.ndarray):
+    """Order unique ranges and link each to the smallest range containing it.
+
+    Parameters
+    ----------
+    starts, ends : ndarray of uint32 (or uint64), inclusive bounds
+        Unique ranges that are pairwise nested or disjoint (CIDR blocks are).
+
+    Returns
+    -------
+    order : ndarray of int64
+        Permutation sorting the ranges by ``(start, -size)``.
+    parent : ndarray of int64
+        For the sorted range ``j``, the sorted position of its parent, or -1.
+    """
+    starts = np.asarray(starts)
+    ends = np.asarray(ends)
+    order = np.lexsort((-(ends.astype(np.int64) - starts.astype(np.int64)), starts)).astype(np.int64)
+    parent = _link_parents(starts[order], ends[order])
+    return order, parent
+
+
+@njit
+def _link_parents(starts, ends):
+    n = starts.shape[0]
+    parent = np.full(n, -1, dtype=np.int64)
+    stack = np.empty(n + 1, dtype=np.int64)
+    top = 0
+    for j in range(n):
+        while top > 0 and ends[stack[top - 1]] < starts[j]:
+            top -= 1
+        if top > 0:
+            parent[j] = stack[top - 1]
+        stack[top] = j
+        top += 1
+    return parent
+
+
+@njit
+def lookup_prefix_forest(queries, valid, starts, ends, parent):
+    """Innermost sorted range containing each query, or -1.
+
+    Parameters
+    ----------
+    queries : ndarray of uint32
+    valid : ndarray of bool
+        Queries flagged False get -1.
+    starts, ends, parent : the sorted forest from :func:`build_prefix_forest`.
+
+    Returns
+    -------
+    ndarray of int64
+        Sorted position of the innermost containing range (walk ``parent`` for
+        the others), -1 when none contains the query.
+    """
+    n = queries.shape[0]
+    out = np.full(n, -1, dtype=np.int64)
+    m = starts.shape[0]
+    if m == 0:
+        return out
+    for i in range(n):
+        if not valid[i]:
+            continue
+        q = queries[i]
+        # last position with start <= q
+        lo = 0
+        hi = m
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if starts[mid] <= q:
+                lo = mid + 1
+            else:
+                hi = mid
+        j = lo - 1
+        while j >= 0 and ends[j] < q:
+            j = parent[j]
+        out[i] = j
+    return out
+
+
+def format_ipv4(value: int) -> str:
+    """Dotted quad of a ``uint32`` address."""
+    v = int(value)
+    return f"{v >> 24 & 255}.{v >> 16 & 255}.{v >> 8 & 255}.{v & 255}"
