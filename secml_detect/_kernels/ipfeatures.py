@@ -1,0 +1,526 @@
+"""Spatial IP-address feature kernels over sorted integer tables.
+
+Everything here takes flat numpy arrays; nothing sees a Python object.
+
+* :func:`split_lines` turns one ``"\\n"``-joined byte buffer into ragged
+  offsets (the fast path that turns a list of ``str`` into a ragged batch
+  without touching each string from Python).
+* :func:`bucket_offsets` indexes a sorted key table by the top bits of its
+  keys, so a lookup is one read of the bucket bounds plus a binary search over
+  a handful of entries instead of over the whole table.
+* :func:`hierarchy_lookup` reads, for every query and every level of a
+  :class:`~secml_detect.hierarchy.BetaBinomialHierarchy`, the node's counts
+  and its smoothed rate (unseen nodes back off to the query's rate at the
+  parent level, as :meth:`BetaBinomialHierarchy.rates` does), with optional
+  leave-one-out removal of the query's own label from the counts.
+* :func:`nearest_distance` finds the distance and the longest common prefix to
+  the nearest entry of a sorted address table (leave-one-out aware).
+* :func:`prefix_counts` counts the entries of a sorted address table that share
+  the query's top ``p`` bits.
+
+IPv4 addresses are ``uint32`` (``1.2.3.4`` -> ``0x01020304``); IPv6 addresses
+enter as their top 64 bits (``uint64``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import njit
+
+__all__ = [
+    "split_lines",
+    "bucket_offsets",
+    "hierarchy_lookup",
+    "nearest_distance",
+    "prefix_counts",
+]
+
+#: Bucket shift meaning "no bucket index: search the whole table".
+NO_BUCKETS = -1
+
+
+@njit
+def split_lines(buf, n_items):
+    """Ragged ``(data, offsets, ok)`` of the ``n_items`` items of a ``b"\\n"``-joined buffer.
+
+    The newlines are dropped from ``data``. ``ok`` is False when the buffer
+    does not hold exactly ``n_items`` items (an item contained a newline);
+    the caller must then convert item by item.
+    """
+    offsets = np.empty(n_items + 1, dtype=np.int64)
+    data = np.empty(buf.shape[0], dtype=np.uint8)
+    offsets[0] = 0
+    k = 1
+    w = 0
+    for j in range(buf.shape[0]):
+        c = buf[j]
+        if c == 10:
+            if k >= n_items:
+                return data[:0], offsets, False
+            offsets[k] = w
+            k += 1
+        else:
+            data[w] = c
+            w += 1
+    if k != n_items:
+        return data[:0], offsets, False
+    offsets[n_items] = w
+    return data[:w], offsets, True
+
+
+@njit
+def bucket_offsets(keys, shift):
+    """Start of each bucket ``key >> shift`` in a sorted non-negative key table.
+
+    Returns an ``int64`` array of length ``(keys[-1] >> shift) + 2``; the keys
+    of bucket ``b`` are ``keys[off[b]:off[b + 1]]``. Queries whose bucket lies
+    past the end are handled by :func:`_find` (empty range).
+    """
+    n = keys.shape[0]
+    if n == 0:
+        return np.zeros(1, dtype=np.int64)
+    n_buckets = (np.int64(keys[n - 1]) >> shift) + 1
+    off = np.zeros(n_buckets + 1, dtype=np.int64)
+    for j in range(n):
+        off[(np.int64(keys[j]) >> shift) + 1] += 1
+    for b in range(n_buckets):
+        off[b + 1] += off[b]
+    return off
+
+
+@njit(inline="always")
+def _lower_bound(table, lo, hi, key):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if table[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(inline="always")
+def _range_of(off, shift, n, key):
+    """Bounds ``[lo, hi)`` of the bucket holding ``key`` (whole table when ``shift < 0``)."""
+    if shift < 0:
+        return 0, n
+    if key < 0:
+        return 0, 0
+    b = np.int64(key) >> shift
+    if b + 1 >= off.shape[0]:
+        return n, n
+    return off[b], off[b + 1]
+
+
+@njit
+def hierarchy_lookup(keys, exclude, tab_keys, tab_succ, tab_trials, tab_rates,
+                     tab_start, tab_off, off_start, shifts, global_rate):
+    """Counts and smoothed rates of every query at every hierarchy level.
+
+    Parameters
+    ----------
+    keys : int64 array (n, L)
+        The query's node key at each level, coarsest first.
+    exclude : int8 array (n,)
+        ``-1``: plain query. ``0``/``1``: the query is a training observation
+        with that label, removed from the counts of every node it belongs to
+        (leave-one-out). Rates are then left as ``nan`` for the caller to
+        fill with :meth:`BetaBinomialHierarchy.rates` (``exclude_y``).
+    tab_keys, tab_succ, tab_trials, tab_rates : concatenated level tables
+        Level ``l`` occupies ``tab_start[l]:tab_start[l + 1]``.
+    tab_off, off_start, shifts : bucket index per level
+        Level ``l``'s bucket offsets are ``tab_off[off_start[l]:off_start[l + 1]]``
+        for buckets ``key >> shifts[l]`` (``shifts[l] < 0``: no index).
+    global_rate : float
+        The root rate (parent of level 0).
+
+    Returns
+    -------
+    bad, benign, rate : float64 arrays (n, L)
+        Successes, failures (trials minus successes) and the smoothed rate.
+    """
+    n = keys.shape[0]
+    n_levels = keys.shape[1]
+    bad = np.zeros((n, n_levels), dtype=np.float64)
+    benign = np.zeros((n, n_levels), dtype=np.float64)
+    rate = np.empty((n, n_levels), dtype=np.float64)
+    for i in range(n):
+        parent = global_rate
+        ex = exclude[i]
+        for lev in range(n_levels):
+            base = tab_start[lev]
+            size = tab_start[lev + 1] - base
+            key = keys[i, lev]
+            o0 = off_start[lev]
+            lo, hi = _range_of(tab_off[o0:off_start[lev + 1]], shifts[lev], size, key)
+            pos = _lower_bound(tab_keys[base:base + size], lo, hi, key)
+            s = 0.0
+            t = 0.0
+            found = pos < hi and tab_keys[base + pos] == key
+            if found:
+                s = tab_succ[base + pos]
+                t = tab_trials[base + pos]
+            if ex >= 0:
+                if found:
+                    s -= ex
+                    t -= 1.0
+                rate[i, lev] = np.nan
+            else:
+                if found:
+                    parent = tab_rates[base + pos]
+                rate[i, lev] = parent
+            bad[i, lev] = s
+            benign[i, lev] = t - s
+    return bad, benign, rate
+
+
+@njit
+def nearest_distance(queries, valid, exclude_self, table, off, shift, width):
+    """Distance and longest common prefix to the nearest table entry.
+
+    Parameters
+    ----------
+    queries : uint32 or uint64 array (n,)
+    valid : bool array (n,)
+        Invalid queries get distance ``2**width`` and prefix 0.
+    exclude_self : bool array (n,)
+        Leave-one-out: one copy of the query itself is ignored in the table.
+    table : sorted array of the same dtype (duplicates allowed)
+    off, shift : bucket index from :func:`bucket_offsets` (``shift < 0``: none;
+        64-bit tables must not be bucketed)
+    width : int
+        Address width in bits (32 or 64).
+
+    Returns
+    -------
+    log_distance : float64 (n,)
+        ``log2(1 + |query - nearest|)``; ``width`` when the table is empty.
+    common_prefix : float64 (n,)
+        Longest common prefix (bits) with any nearest-side neighbour.
+    """
+    n = queries.shape[0]
+    m = table.shape[0]
+    logd = np.full(n, float(width), dtype=np.float64)
+    cpl = np.zeros(n, dtype=np.float64)
+    for i in range(n):
+        if not valid[i] or m == 0:
+            continue
+        q = np.uint64(queries[i])
+        lo, hi = _range_of(off, shift, m, np.int64(q))
+        a = _lower_bound_u64(table, lo, hi, q)
+        b = a
+        while b < m and np.uint64(table[b]) == q:
+            b += 1
+        same = b - a
+        if exclude_self[i] and same > 0:
+            same -= 1
+        best_d = -1.0
+        best_cpl = 0
+        if same > 0:
+            best_d = 0.0
+            best_cpl = width
+        else:
+            if a > 0:
+                p = np.uint64(table[a - 1])
+                best_d = float(q - p)
+                best_cpl = _common_prefix(q, p, width)
+            if b < m:
+                s = np.uint64(table[b])
+                d = float(s - q)
+                c = _common_prefix(q, s, width)
+                if best_d < 0 or d < best_d:
+                    best_d = d
+                if c > best_cpl:
+                    best_cpl = c
+        if best_d >= 0:
+            logd[i] = np.log2(1.0 + best_d)
+            cpl[i] = best_cpl
+    return logd, cpl
+
+
+@njit(inline="always")
+def _common_prefix(a, b, width):
+    x = np.uint64(a) ^ np.uint64(b)
+    bits = 0
+    while x != 0:
+        x = x >> np.uint64(1)
+        bits += 1
+    return width - bits
+
+
+@njit
+def prefix_counts(queries, valid, table, prefix_bits, width):
+    """How many entries of a sorted address table share each query's top bits.
+
+    ``prefix_bits`` is an ``int64`` array of prefix lengths; the result has one
+    column per length. ``width`` is 32 or 64.
+    """
+    n = queries.shape[0]
+    k = prefix_bits.shape[0]
+    out = np.zeros((n, k), dtype=np.float64)
+    m = table.shape[0]
+    if m == 0:
+        return out
+    for i in range(n):
+        if not valid[i]:
+            continue
+        q = np.uint64(queries[i])
+        for j in range(k):
+            host = width - prefix_bits[j]
+            if host >= 64:
+                lo_v = np.uint64(0)
+                hi_v = np.uint64(0xFFFFFFFFFFFFFFFF)
+            elif host <= 0:
+                lo_v = q
+                hi_v = q
+            else:
+                mask = (np.uint64(1) << np.uint64(host)) - np.uint64(1)
+                lo_v = q & ~mask
+                hi_v = q | mask
+            a = _lower_bound_u64(table, 0, m, lo_v)
+            b = _upper_bound_u64(table, a, m, hi_v)
+            out[i, j] = b - a
+    return out
+
+
+@njit(inline="always")
+def _lower_bound_u64(table, lo, hi, key):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if np.uint64(table[mid]) < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(inline="always")
+def _upper_bound_u64(table, lo, hi, key):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if np.uint64(table[mid]) <= key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(inline="always")
+def _logit(p):
+    if p < 1e-6:
+        p = 1e-6
+    elif p > 1.0 - 1e-6:
+        p = 1.0 - 1e-6
+    return np.log(p / (1.0 - p))
+
+
+@njit(inline="always")
+def _find_in(keys, lo, hi, key):
+    pos = _lower_bound(keys, lo, hi, key)
+    if pos < hi and keys[pos] == key:
+        return pos
+    return -1
+
+
+@njit
+def ipv4_block(q, ex, out, loo, dense8, dense16, keys, succ, trials,
+               global_rate, bad, bad_off, tor, tor_off, node_values, log1p_table):
+    """All IPv4 neighbourhood columns of a batch in one pass.
+
+    Writes into ``out`` (n, >= 33): per level /8, /16, /20, /24, /32 the
+    columns ``log1p(bad)``, ``log1p(benign)``, ``logit(rate)`` (0-14), then
+    the nearest-bad distance and common prefix scaled by 1/32 (15, 16) and the
+    Tor columns (30: exact exit, 31: ``log1p`` exits in the /24, 32: in the /16).
+
+    The hierarchy is given as concatenated node tables (``keys``, ``succ``,
+    ``trials``; level order, each sorted), direct indexes of the /8
+    and /16 nodes (``dense8``: 256, ``dense16``: 65536; -1 = absent) and the
+    child range ``[child_lo, child_hi)`` of every node in the next level. When
+    ``loo`` is true, ``ex[i]`` (0/1, or -1 for none) is removed from the
+    counts, the rate columns are left untouched (the caller fills them with
+    the hierarchy's leave-one-out rates) and one copy of a bad address is
+    ignored by the nearest-bad search.
+    """
+    n = q.shape[0]
+    m_bad = bad.shape[0]
+    m_tor = tor.shape[0]
+    root_logit = _logit(global_rate)
+    for i in range(n):
+        v = np.int64(q[i])
+        e = ex[i]
+        parent_logit = root_logit
+        pos = -1
+        for lev in range(5):
+            if lev == 0:
+                pos = dense8[v >> 24]
+            elif lev == 1:
+                pos = dense16[v >> 16]
+            elif pos >= 0:
+                key = v >> (12 if lev == 2 else (8 if lev == 3 else 0))
+                pos = _find_in(keys, np.int64(node_values[pos, 3]), np.int64(node_values[pos, 4]), key)
+            if not loo:
+                if pos >= 0:
+                    out[i, 3 * lev] = node_values[pos, 0]
+                    out[i, 3 * lev + 1] = node_values[pos, 1]
+                    parent_logit = node_values[pos, 2]
+                    out[i, 3 * lev + 2] = parent_logit
+                else:
+                    out[i, 3 * lev] = 0.0
+                    out[i, 3 * lev + 1] = 0.0
+                    out[i, 3 * lev + 2] = parent_logit
+                continue
+            s = 0.0
+            t = 0.0
+            if pos >= 0:
+                s = succ[pos]
+                t = trials[pos]
+                if e >= 0:
+                    s -= e
+                    t -= 1.0
+            out[i, 3 * lev] = np.log1p(s)
+            out[i, 3 * lev + 1] = np.log1p(t - s)
+        # nearest known-bad address
+        logd = 32.0
+        cpl = 0.0
+        if m_bad > 0:
+            b = v >> 16
+            if b + 1 < bad_off.shape[0]:
+                lo = bad_off[b]
+                hi = bad_off[b + 1]
+            else:
+                lo = m_bad
+                hi = m_bad
+            a = _lower_bound(bad, lo, hi, v)
+            z = a
+            while z < m_bad and np.int64(bad[z]) == v:
+                z += 1
+            same = z - a
+            if loo and e == 1 and same > 0:
+                same -= 1
+            if same > 0:
+                logd = 0.0
+                cpl = 32.0
+            else:
+                best = -1.0
+                c = 0
+                if a > 0:
+                    p = np.int64(bad[a - 1])
+                    best = float(v - p)
+                    c = _common_prefix(v, p, 32)
+                if z < m_bad:
+                    s2 = np.int64(bad[z])
+                    d = float(s2 - v)
+                    c2 = _common_prefix(v, s2, 32)
+                    if best < 0 or d < best:
+                        best = d
+                    if c2 > c:
+                        c = c2
+                if best >= 0:
+                    logd = np.log2(1.0 + best)
+                    cpl = float(c)
+        out[i, 15] = logd / 32.0
+        out[i, 16] = cpl / 32.0
+        # Tor exits: exact, same /24, same /16
+        n16 = 0
+        n24 = 0
+        exact = 0
+        if m_tor > 0:
+            b = v >> 16
+            if b + 1 < tor_off.shape[0]:
+                lo = tor_off[b]
+                hi = tor_off[b + 1]
+                n16 = hi - lo
+                if n16 > 0:
+                    k24 = (v >> 8) << 8
+                    a = _lower_bound(tor, lo, hi, k24)
+                    z = _lower_bound(tor, a, hi, k24 + 256)
+                    n24 = z - a
+                    x = _lower_bound(tor, a, z, v)
+                    if x < z and np.int64(tor[x]) == v:
+                        exact = 1
+        out[i, 30] = exact
+        out[i, 31] = log1p_table[n24] if n24 < log1p_table.shape[0] else np.log1p(n24)
+        out[i, 32] = log1p_table[n16] if n16 < log1p_table.shape[0] else np.log1p(n16)
+
+
+@njit
+def provider_block(rid, ex, out, loo, range_provider, provider_category, provider_node, range_node,
+                   succ, trials, node_values, root_logit):
+    """Provider-range columns 17-29 of a batch (see ``IPSpatialFeatures``).
+
+    ``rid`` is the innermost published range holding each address (-1: none);
+    ``range_provider[rid]`` its provider, ``provider_category[provider]`` the
+    category (one-hot in columns 18-23). The provider hierarchy (level 0:
+    provider, level 1: range) is indexed directly: ``provider_node[p]`` and
+    ``range_node[rid]`` are node positions (-1: no training address there).
+    Counts and rates follow :func:`ipv4_block` (``loo``: own label removed,
+    rate columns left for the caller).
+    """
+    n = rid.shape[0]
+    for i in range(n):
+        for c in range(17, 30):
+            out[i, c] = 0.0
+        r = rid[i]
+        parent_logit = root_logit
+        if r < 0:
+            out[i, 26] = root_logit
+            out[i, 29] = root_logit
+            continue
+        p = range_provider[r]
+        out[i, 17] = 1.0
+        out[i, 18 + provider_category[p]] = 1.0
+        e = ex[i]
+        for lev in range(2):
+            pos = provider_node[p] if lev == 0 else range_node[r]
+            col = 24 + 3 * lev
+            if pos < 0:
+                out[i, col + 2] = parent_logit
+                continue
+            if loo and e >= 0:
+                s = succ[pos] - e
+                t = trials[pos] - 1.0
+                out[i, col] = np.log1p(s)
+                out[i, col + 1] = np.log1p(t - s)
+            else:
+                out[i, col] = node_values[pos, 0]
+                out[i, col + 1] = node_values[pos, 1]
+                parent_logit = node_values[pos, 2]
+                out[i, col + 2] = parent_logit
+
+
+@njit
+def segment_lookup(queries, valid, seg_starts, seg_values, off, shift):
+    """Value of the last segment starting at or before each query.
+
+    ``seg_starts`` (sorted, unique) cut the address line into elementary
+    segments, each carrying one value (for nested ranges: the innermost range
+    id, -1 in gaps), so a point query is one bucketed binary search. Queries
+    before the first segment, or flagged invalid, get -1.
+    """
+    n = queries.shape[0]
+    m = seg_starts.shape[0]
+    out = np.full(n, -1, dtype=np.int64)
+    if m == 0:
+        return out
+    for i in range(n):
+        if not valid[i]:
+            continue
+        q = np.uint64(queries[i])
+        lo, hi = _range_of(off, shift, m, np.int64(q))
+        # first position in [lo, hi) with start > q; everything before lo is <= q
+        a = _upper_bound_u64(seg_starts, lo, hi, q)
+        if a > 0:
+            out[i] = seg_values[a - 1]
+    return out
+
+
+@njit
+def linear_scores(Z, w, b, out):
+    """``out[i] = Z[i] @ w + b`` (single-threaded; rows with nan give nan)."""
+    n, k = Z.shape
+    for i in range(n):
+        acc = b
+        for j in range(k):
+            acc += Z[i, j] * w[j]
+        out[i] = acc
