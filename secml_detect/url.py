@@ -17,6 +17,7 @@ descent with log loss, so ``partial_fit`` can update it online) scores.
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import numpy as np
@@ -286,11 +287,12 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
         Each language model keeps ``2**lm_bits`` hashed counts.
     lm_folds : int, default=5
         Folds (by registered label) for the out-of-fold language-model features.
-    alpha : float, default=1e-6
-        L2 regularisation of the SGD model.
+    alpha : float, default=1e-5
+        L2 regularisation of the SGD model (``1e-4`` suits a few thousand items).
     max_iter : int, default=15
         Epochs of ``fit``.
-    class_weight : dict, "balanced" or None, default=None
+    class_weight : dict, "balanced" or None, default="balanced"
+        Blocklists and benign lists rarely come in equal sizes.
     private_suffixes : bool, default=True
         Use the private section of the Public Suffix List (tenants of
         ``azurewebsites.net`` get their own registered label).
@@ -333,7 +335,7 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
 
     def __init__(self, n_features: int = 2**20, ngram_range: tuple = (3, 5), domain_weight: float = 1.0,
                  lm_order: int = 4, lm_strength: float = 2.0, lm_bits: int = 18, lm_folds: int = 5,
-                 alpha: float = 1e-6, max_iter: int = 15, class_weight=None, private_suffixes: bool = True,
+                 alpha: float = 1e-5, max_iter: int = 15, class_weight="balanced", private_suffixes: bool = True,
                  max_len: int = 2048, random_state: int | None = 0, on_bad_input: str = "fallback") -> None:
         self.n_features = n_features
         self.ngram_range = ngram_range
@@ -559,6 +561,17 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
                     contribs.append(Contribution("ngram", " | ".join(dict.fromkeys(texts)), float(terms[j])))
             out.append(Explanation(i, score, tuple(contribs)))
         return out
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        model = state.get("model_")
+        if model is not None and "_loss_function_" in vars(model):
+            # SGDClassifier keeps a Cython loss object that safe persistence cannot
+            # write; partial_fit rebuilds it and scoring never reads it.
+            model = copy.copy(model)
+            del model._loss_function_
+            state["model_"] = model
+        return state
 
     @classmethod
     def _generic_check_data(cls) -> dict:
