@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import SGDClassifier
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from ._kernels import url as ku
@@ -292,7 +293,9 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
     max_iter : int, default=15
         Epochs of ``fit``.
     class_weight : dict, "balanced" or None, default="balanced"
-        Blocklists and benign lists rarely come in equal sizes.
+        Blocklists and benign lists rarely come in equal sizes. ``"balanced"``
+        weights are computed from the ``fit`` batch (or the first
+        ``partial_fit`` batch) and then kept for later ``partial_fit`` calls.
     private_suffixes : bool, default=True
         Use the private section of the Public Suffix List (tenants of
         ``azurewebsites.net`` get their own registered label).
@@ -373,10 +376,16 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
                            domain_weight=self.domain_weight, private_suffixes=self.private_suffixes,
                            max_len=self.max_len, seed=0).fit()
 
-    def _new_model(self) -> SGDClassifier:
+    def _new_model(self, y) -> SGDClassifier:
+        weights = self.class_weight
+        if isinstance(weights, str) and weights == "balanced":
+            # Explicit weights (from this batch) so that partial_fit can continue.
+            present = np.unique(y)
+            w = compute_class_weight("balanced", classes=present, y=y)
+            weights = {c: float(v) for c, v in zip(present.tolist(), w)}
+            weights.update({c: 1.0 for c in self.classes_.tolist() if c not in weights})
         return SGDClassifier(loss="log_loss", penalty="l2", alpha=float(self.alpha), max_iter=int(self.max_iter),
-                             tol=None, class_weight=self.class_weight, random_state=self.random_state,
-                             average=False)
+                             tol=None, class_weight=weights, random_state=self.random_state, average=False)
 
     def _ragged(self, X) -> RaggedArray:
         if isinstance(X, (str, bytes)):
@@ -420,6 +429,22 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
         keep = rows[np.sort(first)]
         ku.lm_update(ragged.data, spans[keep, 3], spans[keep, 4], y01[keep], table, int(self.lm_order))
 
+    def _oof_lm_features(self, ragged, spans, y01, usable) -> np.ndarray:
+        """Language-model features of training rows from models that did not see their label."""
+        lm = np.zeros((len(ragged), len(LM_FEATURES)))
+        if int(self.lm_order) == 0:
+            return lm
+        keys = ku.span_hashes(ragged.data, spans[:, 3], spans[:, 4])
+        fold = (keys % np.uint64(int(self.lm_folds))).astype(np.int64)
+        for k in range(int(self.lm_folds)):
+            inside = fold[usable] == k
+            table = self._lm_table()
+            self._lm_add(table, ragged, spans, y01, usable[~inside])
+            rows = usable[inside]
+            if rows.size:
+                lm[rows] = self._lm_features(ragged.data, spans[rows], table)
+        return lm
+
     def _design(self, ragged, spans, lex, lm) -> sp.csr_matrix:
         dense = np.hstack([URLFeatures.scale_lexical(lex), lm])
         return self.features_.csr(ragged, spans, dense)
@@ -445,22 +470,12 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
         y01 = self._labels01(y)
         usable = np.flatnonzero(~ragged.missing)
         lex, spans = self.features_.lexical_ragged(ragged)
-        lm = np.zeros((len(ragged), len(LM_FEATURES)))
+        lm = self._oof_lm_features(ragged, spans, y01, usable)
         self.lm_table_ = self._lm_table()
-        if int(self.lm_order) > 0:
-            keys = ku.span_hashes(ragged.data, spans[:, 3], spans[:, 4])
-            fold = (keys % np.uint64(int(self.lm_folds))).astype(np.int64)
-            for k in range(int(self.lm_folds)):
-                inside = fold[usable] == k
-                table = self._lm_table()
-                self._lm_add(table, ragged, spans, y01, usable[~inside])
-                rows = usable[inside]
-                if rows.size:
-                    lm[rows] = self._lm_features(ragged.data, spans[rows], table)
-            self._lm_add(self.lm_table_, ragged, spans, y01, usable)
+        self._lm_add(self.lm_table_, ragged, spans, y01, usable)
         self.feature_names_ = list(ku.LEXICAL_FEATURES) + list(LM_FEATURES)
         design = self._design(ragged, spans, lex, lm)[usable]
-        self.model_ = self._new_model()
+        self.model_ = self._new_model(y[usable])
         self.model_.fit(design, y[usable])
         self.n_samples_seen_ = int(usable.size)
         return self
@@ -480,7 +495,7 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
             self.features_ = self._new_features()
             self.lm_table_ = self._lm_table()
             self.feature_names_ = list(ku.LEXICAL_FEATURES) + list(LM_FEATURES)
-            self.model_ = self._new_model()
+            self.model_ = self._new_model(y)
             self.n_samples_seen_ = 0
         ragged = self._ragged(X)
         if len(ragged) != len(y):

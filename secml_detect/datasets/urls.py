@@ -56,8 +56,9 @@ def load_iscx_urls(kinds=("benign", "malware", "phishing", "spam"), *, dedupe: b
         Keep the first copy of each URL (the malware list has 2,691 distinct
         URLs among 11,566 rows); a URL listed under two kinds keeps the first.
     unescape : bool, default=True
-        Undo HTML escaping (``&amp;``), an artefact of the phishing list that
-        a model could otherwise learn.
+        Undo HTML escaping (``&amp;``, repeatedly: some rows are escaped four
+        times over), an artefact of the phishing list that a model could
+        otherwise learn.
 
     Returns
     -------
@@ -77,7 +78,11 @@ def load_iscx_urls(kinds=("benign", "malware", "phishing", "spam"), *, dedupe: b
                     continue
                 url = row[0].strip()
                 if unescape:
-                    url = html.unescape(html.unescape(url))
+                    for _ in range(8):  # escaped up to four times over ("&amp;amp;amp;amp;")
+                        plain = html.unescape(url)
+                        if plain == url:
+                            break
+                        url = plain
                 if dedupe:
                     if url in seen:
                         continue
