@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
 
     # URLs and IPs.
     "URLClassifier": "secml_detect.url",
+    "URLFeatures": "secml_detect.url",
     "IPReputationClassifier": "secml_detect.ip",
     "IPSpatialFeatures": "secml_detect.ip",
 

@@ -1,0 +1,181 @@
+"""URLClassifier vs a plain character n-gram logistic regression, and the URL kernels vs their peers.
+
+Peer model: scikit-learn ``HashingVectorizer(analyzer="char", ngram_range=(3, 5), 2**20 features)``
+plus ``LogisticRegression(C=10, liblinear)``, trained and tested on exactly the same rows.
+
+Splits (all held out; groups are ICANN registered domains, so a test domain never
+appears in training, and ``x.azurewebsites.net`` groups under ``azurewebsites.net``):
+
+* **(a) ISCX by registered domain**: ISCX-URL-2016 benign vs malware + phishing + spam URLs
+  (deduplicated, HTML-unescaped); a registered domain goes to test when
+  ``crc32(domain) % 1000 < 300``. Never by row: the 35k benign URLs come from ~310 hosts.
+* **(b) temporal**: OpenPhish URLs first seen before 2026-01-01 train, those first seen from
+  2026-01-01 to 2026-02-28 test. Benign: ISCX benign URLs plus the OpenDNS top-10k domains
+  written as ``http(s)://domain/`` (scheme by hash, so neither class is the only one that
+  is bare), split by registered domain as in (a): test benign domains are never seen in training.
+* **(c) bare domains, malware**: registered domains of signature-base C2 IOCs and of ISCX
+  malware hosts (IP addresses dropped) vs the OpenDNS top-10k, as bare domains (no scheme,
+  no path), split by registered domain as in (a). Noisy labels on both sides: the OpenDNS list
+  holds sinkholed DGA domains (``rwkczaox.info``) and the malware list shared services
+  (``gstatic.com``, dynamic-DNS providers).
+* **(d) bare domains, phishing**: the same OpenDNS split vs the registered domains of the
+  OpenPhish URLs of (b), as bare domains: train on pre-2026 ones, test on 2026 ones whose
+  registered domain was not seen before 2026.
+
+Speed (one process, numba single-threaded, after a warm-up call): lexical kernel vs the
+pure-Python reference extractor of the same features (``tests/naive_url.py``, on a 5,000-URL
+subset); hashed n-grams (``URLFeatures.transform``: lexical block + n-grams, straight into CSR)
+vs ``HashingVectorizer.transform``; end-to-end ``threat_score`` of the fitted models with
+peak memory. The URLs are all of (b)'s rows.
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+
+import numpy as np
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from _common import REPO_ROOT, measure, write_result
+from secml_detect import URLClassifier, URLFeatures
+from secml_detect.datasets.urls import (load_c2_domains, load_iscx_urls, load_opendns_top, load_openphish,
+                                        registered_domains)
+
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+import naive_url  # noqa: E402  (the pure-Python reference extractor)
+
+CUTOFF = np.datetime64("2026-01-01T00:00:00")
+PARAMS: dict = {}
+
+
+def tpr_at_fpr(y, s, fpr):
+    fp, tp, _ = roc_curve(y, s)
+    return float(np.interp(fpr, fp, tp))
+
+
+def in_test(groups):
+    return np.array([zlib.crc32(g.encode("utf-8", "surrogatepass")) % 1000 < 300 for g in groups])
+
+
+def peer():
+    hv = HashingVectorizer(analyzer="char", ngram_range=(3, 5), n_features=2**20, alternate_sign=False)
+    return hv, LogisticRegression(C=10, solver="liblinear", max_iter=1000)
+
+
+def evaluate(task, X_train, y_train, X_test, y_test, rows):
+    clf = URLClassifier(**PARAMS).fit(X_train, y_train)
+    ours = clf.threat_score(X_test)
+    hv, lr = peer()
+    lr.fit(hv.transform(X_train), y_train)
+    theirs = lr.decision_function(hv.transform(X_test))
+    n_pos, n_neg = int(np.sum(y_test == 1)), int(np.sum(y_test == 0))
+    for system, s in (("URLClassifier", ours), ("char 3-5-gram LR (peer)", theirs)):
+        for metric, value in (("ROC-AUC", roc_auc_score(y_test, s)), ("TPR @ FPR 1e-3", tpr_at_fpr(y_test, s, 1e-3)),
+                              ("TPR @ FPR 1e-2", tpr_at_fpr(y_test, s, 1e-2))):
+            rows.append({"system": system, "task": f"{task} (test {n_pos} mal / {n_neg} ben)", "metric": metric,
+                         "value": float(value)})
+    print(task, rows[-6]["value"], rows[-3]["value"], flush=True)
+    return clf, (hv, lr)
+
+
+def main() -> None:
+    rows: list[dict] = []
+    top = [d.lower() for d in load_opendns_top()]
+    iscx_urls, iscx_labels, iscx_kinds = load_iscx_urls()
+
+    # (a) ISCX by registered domain
+    te = in_test(registered_domains(iscx_urls))
+    evaluate("(a) ISCX by registered domain", [u for u, t in zip(iscx_urls, te) if not t], iscx_labels[~te],
+             [u for u, t in zip(iscx_urls, te) if t], iscx_labels[te], rows)
+
+    # (b) temporal
+    phish, first_seen = load_openphish()
+    early = first_seen < CUTOFF
+    benign = [u for u, k in zip(iscx_urls, iscx_kinds) if k == "benign"]
+    benign += [("https://" if zlib.crc32(d.encode()) % 2 else "http://") + d + "/" for d in top]
+    bte = in_test(registered_domains(benign))
+    X_train = [u for u, e in zip(phish, early) if e] + [u for u, t in zip(benign, bte) if not t]
+    y_train = np.r_[np.ones(early.sum()), np.zeros((~bte).sum())].astype(int)
+    X_test = [u for u, e in zip(phish, early) if not e] + [u for u, t in zip(benign, bte) if t]
+    y_test = np.r_[np.ones((~early).sum()), np.zeros(bte.sum())].astype(int)
+    clf, (hv, lr) = evaluate("(b) temporal, OpenPhish before/after 2026-01-01", X_train, y_train, X_test, y_test,
+                             rows)
+
+    # (c) bare domains: malware / C2 vs popular
+    top_set = set(top)
+    mal_hosts = [u for u, k in zip(iscx_urls, iscx_kinds) if k == "malware"]
+    mal = sorted({d for d in registered_domains(load_c2_domains() + mal_hosts)
+                  if d and not d.replace(".", "").isdigit()} - top_set)
+    dom = mal + top
+    y_dom = np.r_[np.ones(len(mal)), np.zeros(len(top))].astype(int)
+    dte = in_test(registered_domains(dom))
+    evaluate("(c) bare domains: C2 + malware vs OpenDNS top", [d for d, t in zip(dom, dte) if not t], y_dom[~dte],
+             [d for d, t in zip(dom, dte) if t], y_dom[dte], rows)
+
+    # (d) bare domains: phishing registered domains, temporal
+    phish_reg = registered_domains(phish, private=True)
+    seen = {d for d, e in zip(phish_reg, early) if e}
+    p_train = sorted(seen - top_set)
+    p_test = sorted({d for d, e in zip(phish_reg, early) if not e} - seen - top_set)
+    top_tr = [d for d, t in zip(top, dte[len(mal):]) if not t]
+    top_te = [d for d, t in zip(top, dte[len(mal):]) if t]
+    evaluate("(d) bare domains: new phishing domains 2026 vs OpenDNS top", p_train + top_tr,
+             np.r_[np.ones(len(p_train)), np.zeros(len(top_tr))].astype(int), p_test + top_te,
+             np.r_[np.ones(len(p_test)), np.zeros(len(top_te))].astype(int), rows)
+
+    # ---------------------------------------------------------------- speed
+    urls = X_train + X_test
+    n = len(urls)
+    feats = URLFeatures().fit()
+    feats.lexical(urls[:100])
+    with measure() as m:
+        feats.lexical(urls)
+    lex_rate = m.items_per_s(n)
+    sub = [u.encode("utf-8", "surrogatepass") for u in urls[:5000]]
+    exact, wild, exc = ({int(h) for h in a} for a in (feats.suffix_exact_, feats.suffix_wild_, feats.suffix_exc_))
+    toks = sorted({t.lower().encode() for t in feats.tokens_})
+    with measure() as mp:
+        for u in sub:
+            naive_url.url_lexical(u, exact, wild, exc, toks)
+    py_rate = mp.items_per_s(len(sub))
+    rows.append({"system": "url_lexical kernel", "task": "lexical features (49 columns)", "metric": "URLs/s",
+                 "items_per_s": lex_rate, "peak_mem_mb": m.peak_mb, "ratio_to_peer": lex_rate / py_rate})
+    rows.append({"system": "pure-Python extractor (tests/naive_url.py)", "task": "lexical features (49 columns)",
+                 "metric": "URLs/s", "items_per_s": py_rate})
+
+    feats.transform(urls[:100])
+    with measure() as m:
+        feats.transform(urls)
+    ng_rate = m.items_per_s(n)
+    hv.transform(urls[:100])
+    with measure() as mh:
+        hv.transform(urls)
+    hv_rate = mh.items_per_s(n)
+    rows.append({"system": "URLFeatures.transform", "task": "hashed char 3-5-grams + lexical -> CSR",
+                 "metric": "URLs/s", "items_per_s": ng_rate, "peak_mem_mb": m.peak_mb,
+                 "ratio_to_peer": ng_rate / hv_rate})
+    rows.append({"system": "HashingVectorizer(char, 3-5)", "task": "hashed char 3-5-grams -> CSR",
+                 "metric": "URLs/s", "items_per_s": hv_rate, "peak_mem_mb": mh.peak_mb})
+
+    clf.threat_score(urls[:100])
+    with measure() as m:
+        clf.threat_score(urls)
+    e2e = m.items_per_s(n)
+    with measure() as mp:
+        lr.predict_proba(hv.transform(urls))
+    e2e_peer = mp.items_per_s(n)
+    rows.append({"system": "URLClassifier.threat_score", "task": f"end-to-end, {n:,} URLs", "metric": "URLs/s",
+                 "items_per_s": e2e, "peak_mem_mb": m.peak_mb, "ratio_to_peer": e2e / e2e_peer})
+    rows.append({"system": "HashingVectorizer + LR predict_proba", "task": f"end-to-end, {n:,} URLs",
+                 "metric": "URLs/s", "items_per_s": e2e_peer, "peak_mem_mb": mp.peak_mb})
+    for r in rows[-6:]:
+        print(r, flush=True)
+    write_result("bench_url", "URLClassifier vs char n-gram logistic regression", rows,
+                 notes=__doc__.split("\n\n", 1)[1].strip())
+
+
+if __name__ == "__main__":
+    main()

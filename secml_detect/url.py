@@ -1,0 +1,603 @@
+"""URLClassifier: learned URL / domain maliciousness that extends blocklists.
+
+A batch of URLs becomes one ragged UTF-8 buffer; numba kernels
+(:mod:`secml_detect._kernels.url`) parse each URL once and write
+
+* lexical statistics (lengths of URL / host / path / query, counts of digits,
+  special characters and dots, subdomain depth, entropy, IP-literal host,
+  port, suspicious tokens, public suffix from the Public Suffix List);
+* the log-likelihood of the registered label under two character language
+  models (benign and malicious), learned from the training labels;
+* hashed character n-grams of the whole URL, of the registered label and the
+  public suffix as one token,
+
+straight into one CSR matrix that a logistic model (stochastic gradient
+descent with log loss, so ``partial_fit`` can update it online) scores.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model import SGDClassifier
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import check_is_fitted
+
+from ._kernels import url as ku
+from ._kernels.bytes import fnv1a_32
+from ._ragged import RaggedArray, to_ragged_bytes
+from .base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation, handle_bad_items
+from .exceptions import InvalidParameterError
+
+__all__ = ["URLClassifier", "URLFeatures", "SUSPICIOUS_TOKENS", "public_suffix_rules"]
+
+#: Substrings counted by the ``suspicious_tokens`` feature (case-insensitive).
+SUSPICIOUS_TOKENS = (
+    "login", "logon", "signin", "sign-in", "verify", "verification", "account", "update", "secure",
+    "security", "banking", "confirm", "webscr", "password", "passwd", "wallet", "billing", "invoice",
+    "unlock", "suspend", "recover", "support", "paypal", "apple", "microsoft", "office365", "outlook",
+    "amazon", "netflix", "admin", "wp-", ".php", ".exe", ".zip", ".apk", ".scr", ".js", "free", "bonus",
+    "lucky", "gift", "ipfs", "@", "bit.ly", "000webhost", "dropbox", "docs.google", "drive.google",
+)
+
+# Columns of the lexical block that are counts or lengths (log1p-scaled).
+_COUNT_COLUMNS = np.array([
+    name not in {"domain_vowel_ratio", "url_entropy", "host_entropy", "domain_entropy", "ip_host", "has_port",
+                 "port_nonstandard", "has_scheme", "is_https", "has_userinfo", "punycode", "no_suffix",
+                 "bare_host"}
+    for name in ku.LEXICAL_FEATURES
+])
+LM_FEATURES = ("domain_lm_benign", "domain_lm_malicious", "domain_lm_ratio", "domain_lm_ratio_total")
+
+
+@functools.lru_cache(maxsize=2)
+def public_suffix_rules(private: bool = True) -> tuple[str, ...]:
+    """Public Suffix List rules from tldextract's bundled snapshot (no network).
+
+    Parameters
+    ----------
+    private : bool, default=True
+        Include the private section (``azurewebsites.net``, ``github.io``...),
+        so that tenants of shared hosting get their own registered label.
+
+    Examples
+    --------
+    >>> rules = public_suffix_rules()
+    >>> "com" in rules and "co.uk" in rules
+    True
+    """
+    import tldextract
+
+    extractor = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True,
+                                      include_psl_private_domains=private)
+    tlds = extractor._get_tld_extractor()
+    rules = tlds.tlds_incl_private if private else tlds.tlds_excl_private
+    return tuple(sorted(rules))
+
+
+def _hash_set(rules: list[bytes]) -> np.ndarray:
+    if not rules:
+        return np.zeros(0, dtype=np.uint64)
+    r = to_ragged_bytes(rules)
+    return np.unique(ku.span_hashes(r.data, r.offsets[:-1], r.offsets[1:]))
+
+
+def _suffix_tables(private: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    exact, wild, exc = [], [], []
+    for rule in public_suffix_rules(private):
+        forms = {rule.encode("utf-8")}
+        try:
+            forms.add(rule.encode("idna"))
+        except UnicodeError:
+            pass
+        for raw in forms:
+            if raw.startswith(b"!"):
+                exc.append(raw[1:])
+            elif raw.startswith(b"*."):
+                wild.append(raw[2:])
+            else:
+                exact.append(raw)
+    return _hash_set(exact), _hash_set(wild), _hash_set(exc)
+
+
+def _token_table(tokens) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    toks = sorted({t.lower().encode("utf-8") for t in tokens if t})
+    toks.sort(key=lambda t: t[0])
+    r = to_ragged_bytes(toks)
+    first = np.zeros(257, dtype=np.int64)
+    for t in toks:
+        first[t[0] + 1] += 1
+    np.cumsum(first, out=first)
+    return r.data, r.offsets, first
+
+
+class URLFeatures(TransformerMixin, BaseEstimator):
+    """URL batch -> CSR matrix of lexical statistics and hashed n-grams.
+
+    ``fit`` only builds the lookup tables (public suffixes, suspicious
+    tokens); it learns nothing from the data, so any URL batch works.
+
+    Parameters
+    ----------
+    n_features : int, default=2**20
+        Width of the hashed n-gram block.
+    ngram_range : tuple (min_n, max_n), default=(3, 5)
+        Lengths of the byte n-grams of the lower-cased URL.
+    domain_weight : float, default=1.0
+        Weight of the registered-label n-grams and the suffix token (before
+        the L2 normalisation of the hashed block).
+    private_suffixes : bool, default=True
+        Use the private section of the Public Suffix List.
+    max_len : int, default=2048
+        Bytes of each URL read (longer ones are truncated, bounded work).
+    seed : int, default=0
+        Hash seed.
+
+    Attributes
+    ----------
+    suffix_exact_, suffix_wild_, suffix_exc_ : ndarray of uint64
+        Hash sets of the Public Suffix List rules.
+    feature_names_ : list of str
+        Names of the dense (lexical) columns; hashed columns follow.
+
+    Examples
+    --------
+    >>> f = URLFeatures(n_features=2**10).fit([])
+    >>> X = f.transform(["http://paypal.com.secure-login.xyz/verify", "example.org"])
+    >>> X.shape
+    (2, 1073)
+    >>> lex = f.lexical(["http://a.b.example.co.uk:8080/x?q=1"])
+    >>> {k: lex[0][f.feature_names_.index(k)] for k in ("subdomain_depth", "suffix_labels", "port_nonstandard")}
+    {'subdomain_depth': 2.0, 'suffix_labels': 2.0, 'port_nonstandard': 1.0}
+    """
+
+    def __init__(self, n_features: int = 2**20, ngram_range: tuple = (3, 5), domain_weight: float = 1.0,
+                 private_suffixes: bool = True, max_len: int = 2048, seed: int = 0) -> None:
+        self.n_features = n_features
+        self.ngram_range = ngram_range
+        self.domain_weight = domain_weight
+        self.private_suffixes = private_suffixes
+        self.max_len = max_len
+        self.seed = seed
+
+    def fit(self, X=None, y=None) -> "URLFeatures":
+        """Build the lookup tables (``X`` is ignored)."""
+        lo, hi = (int(v) for v in self.ngram_range)
+        if not 1 <= lo <= hi:
+            raise InvalidParameterError(f"ngram_range must satisfy 1 <= min_n <= max_n, got {self.ngram_range!r}")
+        if not 1 <= int(self.n_features) <= 2**31 - 1:
+            raise InvalidParameterError(f"n_features must be in [1, 2**31), got {self.n_features!r}")
+        if not int(self.max_len) > 0:
+            raise InvalidParameterError(f"max_len must be > 0, got {self.max_len!r}")
+        self.suffix_exact_, self.suffix_wild_, self.suffix_exc_ = _suffix_tables(bool(self.private_suffixes))
+        self.tokens_ = list(SUSPICIOUS_TOKENS)
+        self.feature_names_ = list(ku.LEXICAL_FEATURES)
+        return self
+
+    @property
+    def _tok(self):
+        # Derived from tokens_; cached outside __dict__ is not possible, so recompute (tiny).
+        return _token_table(self.tokens_)
+
+    def to_ragged(self, X) -> RaggedArray:
+        """The batch as a ragged UTF-8 buffer (``missing`` flags non-text items)."""
+        return to_ragged_bytes(X, max_len=int(self.max_len))
+
+    def lexical_ragged(self, ragged: RaggedArray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw lexical features ``(n, len(feature_names_))`` and host spans of a ragged batch."""
+        check_is_fitted(self, "suffix_exact_")
+        tok_data, tok_off, tok_first = self._tok
+        return ku.url_lexical(ragged.data, ragged.offsets, self.suffix_exact_, self.suffix_wild_, self.suffix_exc_,
+                              tok_data, tok_off, tok_first)
+
+    def lexical(self, X) -> np.ndarray:
+        """Raw (unscaled) lexical features of a batch, columns ``feature_names_``."""
+        return self.lexical_ragged(self.to_ragged(X))[0]
+
+    @staticmethod
+    def scale_lexical(lex: np.ndarray) -> np.ndarray:
+        """``log1p`` of the count / length columns; ratios, entropies and flags as they are."""
+        out = lex.copy()
+        out[:, _COUNT_COLUMNS] = np.log1p(out[:, _COUNT_COLUMNS])
+        return out
+
+    def csr(self, ragged: RaggedArray, spans: np.ndarray, dense: np.ndarray) -> sp.csr_matrix:
+        """CSR of ``dense`` columns followed by the hashed n-gram block."""
+        lo, hi = (int(v) for v in self.ngram_range)
+        indptr, indices, values = ku.url_hashed_csr(
+            ragged.data, ragged.offsets, spans, np.ascontiguousarray(dense, dtype=np.float64), lo, hi,
+            int(self.n_features), int(self.seed), float(self.domain_weight))
+        return sp.csr_matrix((values, indices, indptr), shape=(len(ragged), dense.shape[1] + int(self.n_features)))
+
+    def transform(self, X) -> sp.csr_matrix:
+        """Scaled lexical columns then hashed n-grams (non-text items give empty-string rows)."""
+        ragged = self.to_ragged(X)
+        lex, spans = self.lexical_ragged(ragged)
+        return self.csr(ragged, spans, self.scale_lexical(lex))
+
+    def gram_columns(self, url) -> dict[int, list[str]]:
+        """Hashed-block column (0-based within the block) -> the n-grams of ``url`` hashed there.
+
+        Slow (pure Python around the hash); meant for explanations.
+        """
+        ragged = self.to_ragged([url])
+        _, spans = self.lexical_ragged(ragged)
+        raw = ragged.data.tobytes().strip(bytes(range(33)))
+        low = raw.lower()
+        buf = np.frombuffer(low, dtype=np.uint8)
+        out: dict[int, list[str]] = {}
+        lo, hi = (int(v) for v in self.ngram_range)
+        nf, seed = int(self.n_features), int(self.seed)
+
+        def add(arr, start, stop, s, text):
+            col = int(fnv1a_32(arr, start, stop, s)) % nf
+            out.setdefault(col, []).append(text)
+
+        for g in range(lo, hi + 1):
+            for p in range(len(low) - g + 1):
+                add(buf, p, p + g, seed + g, low[p:p + g].decode("utf-8", "backslashreplace"))
+        data = ragged.data
+        hs, he, ss, ds, de = (int(v) for v in spans[0])
+        framed = b"\x02" + data[ds:de].tobytes().lower() + b"\x03"
+        fbuf = np.frombuffer(framed, dtype=np.uint8)
+        for g in range(2, 5):
+            for p in range(len(framed) - g + 1):
+                text = framed[p:p + g].decode("utf-8", "backslashreplace").replace("\x02", "^").replace("\x03", "$")
+                add(fbuf, p, p + g, seed + 100 + g, "domain:" + text)
+        sfx = b"\x02" + data[ss:he].tobytes().lower() + b"\x03"
+        add(np.frombuffer(sfx, dtype=np.uint8), 0, len(sfx), seed + 200,
+            "suffix:." + data[ss:he].tobytes().lower().decode("utf-8", "backslashreplace"))
+        return out
+
+
+class URLClassifier(ClassifierDetectorMixin, BaseDetector):
+    """Binary classifier of URLs (or bare domains): malicious vs benign.
+
+    Features (see :class:`URLFeatures`): lexical statistics, hashed character
+    n-grams of the URL, of the registered label and of the public suffix, and
+    four character-language-model features of the registered label: its
+    per-symbol log-probability under a benign and a malicious character
+    n-gram model (Dirichlet-smoothed, interpolated from order 1 up to
+    ``lm_order``), and their difference. The language models generalise to
+    bare domains with no path to give them away. During ``fit`` their features
+    are computed **out of fold** (folds by registered label), so a training
+    label never scores itself; ``partial_fit`` scores a batch before adding it.
+
+    The model is :class:`~sklearn.linear_model.SGDClassifier` with log loss,
+    so ``predict_proba`` is a logistic probability and ``partial_fit`` updates
+    it online (and the language models with it).
+
+    Parameters
+    ----------
+    n_features : int, default=2**20
+        Width of the hashed n-gram block.
+    ngram_range : tuple, default=(3, 5)
+        Byte n-gram lengths over the lower-cased URL.
+    domain_weight : float, default=1.0
+        Weight of the registered-label n-grams and suffix token.
+    lm_order : int, default=4
+        Longest n-gram (context + 1 symbol) of the label language models;
+        0 disables them.
+    lm_strength : float, default=2.0
+        Dirichlet strength pulling each context towards the shorter one.
+    lm_bits : int, default=18
+        Each language model keeps ``2**lm_bits`` hashed counts.
+    lm_folds : int, default=5
+        Folds (by registered label) for the out-of-fold language-model features.
+    alpha : float, default=1e-5
+        L2 regularisation of the SGD model (``1e-4`` suits a few thousand items).
+    max_iter : int, default=15
+        Epochs of ``fit``.
+    class_weight : dict, "balanced" or None, default="balanced"
+        Blocklists and benign lists rarely come in equal sizes. ``"balanced"``
+        weights are computed from the ``fit`` batch (or the first
+        ``partial_fit`` batch) and then kept for later ``partial_fit`` calls.
+    private_suffixes : bool, default=True
+        Use the private section of the Public Suffix List (tenants of
+        ``azurewebsites.net`` get their own registered label).
+    max_len : int, default=2048
+        Bytes of each URL read; longer URLs are scored on their first
+        ``max_len`` bytes.
+    random_state : int, default=0
+    on_bad_input : {"fallback", "raise"}, default="fallback"
+        Items that are not ``str``/``bytes`` (``None``, numbers) get
+        ``threat_score = 0.5`` (no evidence either way) and
+        ``predict_proba = [0.5, 0.5]`` with a
+        :class:`~secml_detect.exceptions.BadInputWarning`, or raise
+        :class:`~secml_detect.exceptions.InvalidItemError` naming the index.
+        Malformed strings (no scheme, invalid percent-escapes, junk bytes,
+        the empty string) are not errors: they are parsed as far as possible
+        and scored like any URL.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+    features_ : URLFeatures
+    model_ : SGDClassifier
+    lm_table_ : ndarray of shape (2, 2**lm_bits + 1)
+        Hashed n-gram counts of the benign (row 0) and malicious (row 1) labels.
+    feature_names_ : list of str
+        Names of the dense columns (lexical then language model).
+
+    Examples
+    --------
+    >>> benign = ["https://www.wikipedia.org/wiki/Cat", "https://github.com/numpy/numpy", "example.com"] * 10
+    >>> bad = ["http://paypal.com.secure-verify.xyz/login.php", "http://192.168.4.1/bank/update",
+    ...        "hxxp://xn--pypal-4ve.com/signin"] * 10
+    >>> clf = URLClassifier(n_features=2**12).fit(benign + bad, [0] * 30 + [1] * 30)
+    >>> s = clf.threat_score(["https://www.wikipedia.org/wiki/Dog", "http://secure-login.paypal.com.verify.top/"])
+    >>> bool(s[1] > s[0])
+    True
+    """
+
+    fallback_threat_score = 0.5
+
+    def __init__(self, n_features: int = 2**20, ngram_range: tuple = (3, 5), domain_weight: float = 1.0,
+                 lm_order: int = 4, lm_strength: float = 2.0, lm_bits: int = 18, lm_folds: int = 5,
+                 alpha: float = 1e-5, max_iter: int = 15, class_weight="balanced", private_suffixes: bool = True,
+                 max_len: int = 2048, random_state: int | None = 0, on_bad_input: str = "fallback") -> None:
+        self.n_features = n_features
+        self.ngram_range = ngram_range
+        self.domain_weight = domain_weight
+        self.lm_order = lm_order
+        self.lm_strength = lm_strength
+        self.lm_bits = lm_bits
+        self.lm_folds = lm_folds
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.private_suffixes = private_suffixes
+        self.max_len = max_len
+        self.random_state = random_state
+        self.on_bad_input = on_bad_input
+
+    # ------------------------------------------------------------------ setup
+    def _validate_params(self) -> None:
+        self._check_on_bad_input()
+        if not 0 <= int(self.lm_order) <= 8:
+            raise InvalidParameterError(f"lm_order must be in [0, 8], got {self.lm_order!r}")
+        if not 8 <= int(self.lm_bits) <= 26:
+            raise InvalidParameterError(f"lm_bits must be in [8, 26], got {self.lm_bits!r}")
+        if not float(self.lm_strength) > 0:
+            raise InvalidParameterError(f"lm_strength must be > 0, got {self.lm_strength!r}")
+        if not int(self.lm_folds) >= 2:
+            raise InvalidParameterError(f"lm_folds must be >= 2, got {self.lm_folds!r}")
+        if not float(self.alpha) > 0:
+            raise InvalidParameterError(f"alpha must be > 0, got {self.alpha!r}")
+        if not int(self.max_iter) >= 1:
+            raise InvalidParameterError(f"max_iter must be >= 1, got {self.max_iter!r}")
+
+    def _new_features(self) -> URLFeatures:
+        return URLFeatures(n_features=self.n_features, ngram_range=self.ngram_range,
+                           domain_weight=self.domain_weight, private_suffixes=self.private_suffixes,
+                           max_len=self.max_len, seed=0).fit()
+
+    def _new_model(self, y) -> SGDClassifier:
+        weights = self.class_weight
+        if isinstance(weights, str) and weights == "balanced":
+            # Explicit weights (from this batch) so that partial_fit can continue.
+            present = np.unique(y)
+            w = compute_class_weight("balanced", classes=present, y=y)
+            weights = {c: float(v) for c, v in zip(present.tolist(), w)}
+            weights.update({c: 1.0 for c in self.classes_.tolist() if c not in weights})
+        return SGDClassifier(loss="log_loss", penalty="l2", alpha=float(self.alpha), max_iter=int(self.max_iter),
+                             tol=None, class_weight=weights, random_state=self.random_state, average=False)
+
+    def _ragged(self, X) -> RaggedArray:
+        if isinstance(X, (str, bytes)):
+            raise TypeError("expected a batch of URLs (a list), got a single str/bytes")
+        X = list(X)
+        ragged = to_ragged_bytes(X, max_len=int(self.max_len))
+        handle_bad_items(ragged.missing, "not a str or bytes URL", self.on_bad_input, items=X,
+                         fallback_desc="threat_score 0.5")
+        return ragged
+
+    def _labels01(self, y) -> np.ndarray:
+        y = np.asarray(y)
+        malicious = self._malicious_column()
+        return (y == self.classes_[malicious]).astype(np.int64)
+
+    # --------------------------------------------------------------- features
+    def _lm_features(self, data, spans, table) -> np.ndarray:
+        n = spans.shape[0]
+        if int(self.lm_order) == 0:
+            return np.zeros((n, len(LM_FEATURES)))
+        lp = ku.lm_logprob(data, spans[:, 3], spans[:, 4], table, int(self.lm_order),
+                           float(self.lm_strength), 1.0 / 64.0)
+        symbols = (spans[:, 4] - spans[:, 3] + 1).astype(np.float64)
+        out = np.empty((n, len(LM_FEATURES)))
+        out[:, 0] = lp[:, 0] / symbols
+        out[:, 1] = lp[:, 1] / symbols
+        out[:, 2] = out[:, 1] - out[:, 0]
+        out[:, 3] = 0.1 * (lp[:, 1] - lp[:, 0])
+        return out
+
+    def _lm_table(self) -> np.ndarray:
+        return np.zeros((2, (1 << int(self.lm_bits)) + 1), dtype=np.float64)
+
+    def _lm_add(self, table, ragged, spans, y01, rows) -> None:
+        if int(self.lm_order) == 0 or rows.size == 0:
+            return
+        # Each distinct (label, class) counts once: one host with 4,000 URLs is one label.
+        keys = ku.span_hashes(ragged.data, spans[rows, 3], spans[rows, 4])
+        pair = keys ^ (y01[rows].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        _, first = np.unique(pair, return_index=True)
+        keep = rows[np.sort(first)]
+        ku.lm_update(ragged.data, spans[keep, 3], spans[keep, 4], y01[keep], table, int(self.lm_order))
+
+    def _oof_lm_features(self, ragged, spans, y01, usable) -> np.ndarray:
+        """Language-model features of training rows from models that did not see their label."""
+        lm = np.zeros((len(ragged), len(LM_FEATURES)))
+        if int(self.lm_order) == 0:
+            return lm
+        keys = ku.span_hashes(ragged.data, spans[:, 3], spans[:, 4])
+        fold = (keys % np.uint64(int(self.lm_folds))).astype(np.int64)
+        for k in range(int(self.lm_folds)):
+            inside = fold[usable] == k
+            table = self._lm_table()
+            self._lm_add(table, ragged, spans, y01, usable[~inside])
+            rows = usable[inside]
+            if rows.size:
+                lm[rows] = self._lm_features(ragged.data, spans[rows], table)
+        return lm
+
+    def _design(self, ragged, spans, lex, lm) -> sp.csr_matrix:
+        dense = np.hstack([URLFeatures.scale_lexical(lex), lm])
+        return self.features_.csr(ragged, spans, dense)
+
+    def _matrix(self, X):
+        ragged = self._ragged(X)
+        lex, spans = self.features_.lexical_ragged(ragged)
+        lm = self._lm_features(ragged.data, spans, self.lm_table_)
+        return ragged, self._design(ragged, spans, lex, lm)
+
+    # -------------------------------------------------------------- training
+    def fit(self, X, y) -> "URLClassifier":
+        """Fit on a batch of URLs and binary labels (1 / True = malicious)."""
+        self._validate_params()
+        y = np.asarray(y)
+        ragged = self._ragged(X)
+        if len(ragged) != len(y):
+            raise InvalidParameterError(f"X has {len(ragged)} items but y has {len(y)} labels")
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise InvalidParameterError(f"URLClassifier needs exactly 2 classes, got {self.classes_.tolist()}")
+        self.features_ = self._new_features()
+        y01 = self._labels01(y)
+        usable = np.flatnonzero(~ragged.missing)
+        lex, spans = self.features_.lexical_ragged(ragged)
+        lm = self._oof_lm_features(ragged, spans, y01, usable)
+        self.lm_table_ = self._lm_table()
+        self._lm_add(self.lm_table_, ragged, spans, y01, usable)
+        self.feature_names_ = list(ku.LEXICAL_FEATURES) + list(LM_FEATURES)
+        design = self._design(ragged, spans, lex, lm)[usable]
+        self.model_ = self._new_model(y[usable])
+        self.model_.fit(design, y[usable])
+        self.n_samples_seen_ = int(usable.size)
+        return self
+
+    def partial_fit(self, X, y, classes=None) -> "URLClassifier":
+        """Update online with a batch: the language models score it, then learn it.
+
+        ``classes`` is needed on the first call (as for scikit-learn's
+        ``partial_fit``) unless ``y`` holds both classes.
+        """
+        self._validate_params()
+        y = np.asarray(y)
+        if not hasattr(self, "model_"):
+            self.classes_ = np.unique(y if classes is None else np.asarray(classes))
+            if len(self.classes_) != 2:
+                raise InvalidParameterError("partial_fit needs both classes on the first call (pass classes=)")
+            self.features_ = self._new_features()
+            self.lm_table_ = self._lm_table()
+            self.feature_names_ = list(ku.LEXICAL_FEATURES) + list(LM_FEATURES)
+            self.model_ = self._new_model(y)
+            self.n_samples_seen_ = 0
+        ragged = self._ragged(X)
+        if len(ragged) != len(y):
+            raise InvalidParameterError(f"X has {len(ragged)} items but y has {len(y)} labels")
+        usable = np.flatnonzero(~ragged.missing)
+        if usable.size == 0:
+            return self
+        lex, spans = self.features_.lexical_ragged(ragged)
+        lm = self._lm_features(ragged.data, spans, self.lm_table_)
+        design = self._design(ragged, spans, lex, lm)[usable]
+        self.model_.partial_fit(design, y[usable], classes=self.classes_)
+        self._lm_add(self.lm_table_, ragged, spans, self._labels01(y), usable)
+        self.n_samples_seen_ += int(usable.size)
+        return self
+
+    # --------------------------------------------------------------- scoring
+    def decision_function(self, X) -> np.ndarray:
+        """Log-odds of the malicious class (0 for bad items)."""
+        check_is_fitted(self)
+        ragged, design = self._matrix(X)
+        out = self.model_.decision_function(design) if len(ragged) else np.zeros(0)
+        sign = 1.0 if self._malicious_column() == 1 else -1.0
+        out = np.asarray(out, dtype=np.float64) * sign
+        out[ragged.missing] = 0.0
+        return out
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Columns follow ``classes_``; bad items get ``[0.5, 0.5]``."""
+        z = self.decision_function(X)
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -700, 700)))
+        out = np.empty((z.shape[0], 2))
+        m = self._malicious_column()
+        out[:, m] = p
+        out[:, 1 - m] = 1.0 - p
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        """The malicious class where its probability exceeds 0.5."""
+        z = self.decision_function(X)
+        m = self._malicious_column()
+        return np.where(z > 0, self.classes_[m], self.classes_[1 - m])
+
+    def threat_score(self, X) -> np.ndarray:
+        """Probability that each URL is malicious (0.5 for bad items)."""
+        check_is_fitted(self)
+        return np.clip(self.predict_proba(X)[:, self._malicious_column()], 0.0, 1.0)
+
+    def explain(self, X, *, top_k: int = 5) -> list[Explanation]:
+        """The features and n-grams whose terms pushed each log-odds most (weight = log-odds)."""
+        check_is_fitted(self)
+        X = list(X)
+        ragged, design = self._matrix(X)
+        z = self.model_.decision_function(design) if len(ragged) else np.zeros(0)
+        sign = 1.0 if self._malicious_column() == 1 else -1.0
+        coef = self.model_.coef_.ravel() * sign
+        d = len(self.feature_names_)
+        out = []
+        for i in range(len(ragged)):
+            if ragged.missing[i]:
+                out.append(Explanation(i, 0.5, fallback=True, note="not a str or bytes URL"))
+                continue
+            score = float(np.clip(1.0 / (1.0 + np.exp(-np.clip(sign * z[i], -700, 700))), 0.0, 1.0))
+            row = design.getrow(i)
+            cols, vals = row.indices, row.data
+            terms = coef[cols] * vals
+            grams = None
+            contribs = []
+            for j in np.argsort(-np.abs(terms), kind="stable")[:top_k]:
+                c = int(cols[j])
+                if terms[j] == 0:
+                    continue
+                if c < d:
+                    contribs.append(Contribution(self.feature_names_[c], float(vals[j]), float(terms[j])))
+                else:
+                    if grams is None:
+                        grams = self.features_.gram_columns(X[i])
+                    texts = grams.get(c - d, ["?"])
+                    contribs.append(Contribution("ngram", " | ".join(dict.fromkeys(texts)), float(terms[j])))
+            out.append(Explanation(i, score, tuple(contribs)))
+        return out
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        model = state.get("model_")
+        if model is not None and "_loss_function_" in vars(model):
+            # SGDClassifier keeps a Cython loss object that safe persistence cannot
+            # write; partial_fit rebuilds it and scoring never reads it.
+            model = copy.copy(model)
+            del model._loss_function_
+            state["model_"] = model
+        return state
+
+    @classmethod
+    def _generic_check_data(cls) -> dict:
+        rng = np.random.RandomState(0)
+        words = ["news", "shop", "blog", "maps", "mail", "docs", "wiki", "cloud"]
+        benign = [f"https://www.{words[rng.randint(8)]}{rng.randint(5)}.com/{words[rng.randint(8)]}"
+                  for _ in range(40)]
+        bad = [f"http://{words[rng.randint(8)]}-secure-login{rng.randint(99)}.xyz/verify.php?id={rng.randint(9999)}"
+               for _ in range(40)]
+        X_test = ["https://www.maps3.com/wiki", "http://paypal-secure-login.top/verify.php", "", "%%%:://[",
+                  "no scheme at all", b"\xff\xfe", None]
+        return {"X": benign + bad, "y": [0] * 40 + [1] * 40, "X_test": X_test,
+                "params": {"n_features": 2**12, "lm_bits": 12, "max_iter": 5}}
+
