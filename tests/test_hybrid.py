@@ -80,7 +80,7 @@ def test_feedback_trains_combiner_when_both_classes_seen():
     events = [{"payload": f"id={i}' OR '1'='1"} for i in range(5)] + [{"payload": f'{{"k":{i}}}'} for i in range(5)]
     alerts = {a.index: a.alert_id for a in hd.alerts(events, threshold=0.0)}
     hd.feedback([alerts[i] for i in range(10)], ["malicious"] * 5 + ["benign"] * 5)
-    assert hd.combiner_ is not None and len(hd.labelled_y_) == 10
+    assert hd.combiner_ is not None and len(hd.labelled_y_) == 10 and hd.supervised_.all()
     scores = hd.threat_score([{"payload": "id=99' OR '1'='1"}, {"payload": '{"k":99}'}])
     assert scores[0] > scores[1]
 
@@ -197,3 +197,17 @@ def test_promotion_of_a_slash24_needs_two_confirmations():
     kinds = {(p["kind"], p["value"]) for p in hd.promote()}
     assert ("cidr", "203.0.113.0/24") in kinds
     assert hd.threat_score([{"dst_ip": "203.0.113.77"}])[0] >= 0.85
+
+
+def test_labels_for_one_component_do_not_silence_an_unlabelled_anomaly_model():
+    from secml_detect import URLClassifier
+
+    benign = [f"shop{i}.example.com" for i in range(60)]
+    bad = [f"secure-login-{i}.verify-account.xyz" for i in range(60)]
+    events = [{"domain": d} for d in benign + bad] + _normal_events(200)
+    y = np.r_[np.zeros(60), np.ones(60), np.zeros(200)]  # payload events are all normal: no attack labels
+    hd = HybridDetector([("domain", URLClassifier(n_features=2**12, random_state=0), "domain"),
+                         ("payload", ByteFrequencyModel(), "payload")], random_state=0).fit(events, y)
+    assert hd.supervised_.tolist() == [True, False]
+    scores = hd.threat_score([{"payload": "id=1' OR '1'='1' --"}, {"domain": "secure-login-999.verify-account.xyz"}])
+    assert scores[0] >= hd.alert_threshold and scores[1] >= hd.alert_threshold

@@ -15,10 +15,15 @@ Unsupervised start (documented in the user guide):
   ``1 - (1 - r) * (1 - model_cap * m)``: a critical rule alone gives 1.0, a
   model alone at most ``model_cap``, and agreement ranks above either alone.
 
-With labels (from ``fit`` or analyst feedback) a logistic regression over the
-model components' scores and missingness flags is fitted, and its probability
-replaces the unsupervised model part with weight
-``n_labels / (n_labels + label_prior)``, so it takes over as evidence grows.
+With labels (from ``fit`` or analyst feedback), the components that have
+labelled events of **both** classes are combined by a logistic regression over
+their scores and missingness flags, whose probability replaces their
+unsupervised evidence with weight ``n_labels / (n_labels + label_prior)``, so
+it takes over as evidence grows. Components whose labelled events are all of
+one class (for example an anomaly model trained on normal traffic only) keep
+their unsupervised evidence: a learned weight for them would only say "never
+seen an attack", and would silence them. The model part is the larger of the
+two.
 Rules stay outside the learned part on purpose: a rule's severity keeps
 dominating even when the labelled history held no rule hits.
 """

@@ -77,8 +77,9 @@ class HybridDetector(BaseDetector):
         (outlier models on events labelled 0, or on all events without
         labels; classifiers on labelled events).
     signatures : SignatureMatcher, optional
-        Rules applied to whole events. A copy is used and extended by
-        :meth:`promote`. Without one, :meth:`promote` starts an empty matcher.
+        Rules applied to whole events. A copy is used (fitted first unless it
+        already is) and extended by :meth:`promote`. Without one,
+        :meth:`promote` starts an empty matcher.
     refit_components : bool, default=True
         False uses already-fitted components as they are (for example the
         shipped ``FileTypeDetector``).
@@ -206,16 +207,19 @@ class HybridDetector(BaseDetector):
             self.components_[name] = est
         self.signatures_ = None
         if self.signatures is not None:
-            self.signatures_ = copy.deepcopy(self.signatures).fit(rows)
+            # A matcher that is already fitted (rules added at run time) is used as it is.
+            matcher = copy.deepcopy(self.signatures)
+            self.signatures_ = matcher if hasattr(matcher, "rules_") else matcher.fit(rows)
         self.feedback_, self.promoted_, self.alert_log_ = [], [], {}
         self.suppressed_ = set()
-        self.labelled_features_ = np.zeros((0, 2 * len(self.components_)))
+        self.labelled_scores_ = np.zeros((0, len(self.components_)))
         self.labelled_y_ = np.zeros(0)
         self.combiner_ = None
+        self.supervised_ = np.zeros(len(self.components_), dtype=bool)
         if labels is not None:
             known = ~np.isnan(labels)
             scores, _, _ = self._component_scores([rows[i] for i in np.flatnonzero(known)], rules=False)
-            self.labelled_features_ = combiner_features(scores)
+            self.labelled_scores_ = scores
             self.labelled_y_ = labels[known]
             self._refit_combiner()
         return self
@@ -258,11 +262,17 @@ class HybridDetector(BaseDetector):
 
     def _combine(self, rows, scores, rule_scores) -> np.ndarray:
         is_outlier = np.array([is_outlier_detector(est) for est in self.components_.values()], dtype=bool)
-        model_part = unsupervised_model_part(scores, is_outlier, self.model_cap, self.model_fpr)
-        w = blend_weight(len(self.labelled_y_), self.label_prior) if self.combiner_ is not None else 0.0
-        if w > 0:
-            learned = self.combiner_.predict_proba(combiner_features(scores))[:, 1]
-            model_part = (1 - w) * model_part + w * learned
+        sup = self.supervised_
+        model_part = unsupervised_model_part(scores[:, ~sup], is_outlier[~sup], self.model_cap, self.model_fpr)
+        if self.combiner_ is not None:
+            # Components with labels of both classes are combined by the learned model,
+            # blended with their unsupervised evidence while labels are few.
+            w = blend_weight(self.n_combiner_labels_, self.label_prior)
+            sub = scores[:, sup]
+            unsup = unsupervised_model_part(sub, is_outlier[sup], self.model_cap, self.model_fpr)
+            learned = self.combiner_.predict_proba(combiner_features(sub))[:, 1]
+            learned = np.where((~np.isnan(sub)).any(axis=1), learned, 0.0)
+            model_part = np.maximum(model_part, (1 - w) * unsup + w * learned)
         final = combine(model_part, rule_scores, self.model_cap)
         if self.suppressed_:
             dismissed = np.array([event_fingerprint(r) in self.suppressed_ for r in rows], dtype=bool)
@@ -422,7 +432,7 @@ class HybridDetector(BaseDetector):
         labels_arr = np.array(labels)
         self._update_components(rows, labels_arr)
         scores, _, _ = self._component_scores(rows, rules=False)
-        self.labelled_features_ = np.vstack([self.labelled_features_, combiner_features(scores)])
+        self.labelled_scores_ = np.vstack([self.labelled_scores_, scores])
         self.labelled_y_ = np.r_[self.labelled_y_, labels_arr]
         self._refit_combiner()
         return self
@@ -445,12 +455,18 @@ class HybridDetector(BaseDetector):
                         est.partial_fit(normal)
 
     def _refit_combiner(self) -> None:
+        """Learn how to combine the components that have labels of both classes."""
         y = self.labelled_y_
-        if len(np.unique(y)) < 2 or not self.components_:
+        present = ~np.isnan(self.labelled_scores_)
+        self.supervised_ = np.array([len(np.unique(y[present[:, j]])) == 2 for j in range(present.shape[1])], dtype=bool)
+        rows = present[:, self.supervised_].any(axis=1)
+        self.n_combiner_labels_ = int(rows.sum())
+        if not self.supervised_.any() or len(np.unique(y[rows])) < 2:
             self.combiner_ = None
+            self.supervised_[:] = False
             return
         self.combiner_ = LogisticRegression(class_weight="balanced", random_state=self.random_state)
-        self.combiner_.fit(self.labelled_features_, y.astype(int))
+        self.combiner_.fit(combiner_features(self.labelled_scores_[rows][:, self.supervised_]), y[rows].astype(int))
 
     # ------------------------------------------------------------ promotion
     def promote(self, *, columns: dict | None = None) -> list[dict]:

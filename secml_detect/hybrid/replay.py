@@ -189,7 +189,7 @@ def plot_efficacy(result: ReplayResult, path=None, *, title: str = "Detection ef
     ax.set_xticks(x[::max(1, len(x) // 8)])
     ax.set_xticklabels([result.days[i] for i in x[::max(1, len(x) // 8)]], rotation=30, ha="right", fontsize=8)
     ax.set_ylim(0, 1.02)
-    ax.set_ylabel(f"share detected within {result.settings.get('alert_budget')} false alerts/day")
+    ax.set_ylabel(f"detected within {result.settings.get('alert_budget')} false alerts/period")
     ax.set_title(title)
     ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
