@@ -37,5 +37,31 @@ intersphinx_mapping = {}
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 html_theme = "alabaster"
 myst_heading_anchors = 3
-# Inherited scikit-learn docstrings cite labels of the scikit-learn docs (no network for intersphinx).
-suppress_warnings = ["myst.header", "ref.ref"]
+# Inherited and generated scikit-learn docstrings (set_*_request) cite labels and glossary
+# terms of the scikit-learn docs, unreachable offline.
+suppress_warnings = ["myst.header", "ref.ref", "ref.term"]
+
+
+def _write_cli_reference(app):
+    """Render ``secml-detect --help`` and every subcommand's help into cli_reference.txt."""
+    import argparse
+
+    from secml_detect.cli import build_parser
+
+    parser = build_parser()
+    parts = [parser.format_help()]
+
+    def walk(p, prefix):
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    parts.append(f"$ {prefix} {name} --help\n" + sub.format_help())
+                    walk(sub, f"{prefix} {name}")
+
+    walk(parser, "secml-detect")
+    with open(os.path.join(app.srcdir, "cli_reference.txt"), "w") as fh:
+        fh.write("\n".join(parts))
+
+
+def setup(app):
+    app.connect("builder-inited", _write_cli_reference)

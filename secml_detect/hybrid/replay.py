@@ -46,6 +46,8 @@ class ReplayResult:
     days: list[str]
     efficacy: dict[str, np.ndarray]
     false_alerts: dict[str, np.ndarray]
+    detected_at_threshold: dict[str, np.ndarray] = field(default_factory=dict)
+    false_at_threshold: dict[str, np.ndarray] = field(default_factory=dict)
     promoted: int = 0
     feedback_labels: int = 0
     settings: dict = field(default_factory=dict)
@@ -57,6 +59,8 @@ class ReplayResult:
     def to_dict(self) -> dict:
         return {"days": self.days, "efficacy": {k: v.tolist() for k, v in self.efficacy.items()},
                 "false_alerts": {k: v.tolist() for k, v in self.false_alerts.items()},
+                "detected_at_threshold": {k: v.tolist() for k, v in self.detected_at_threshold.items()},
+                "false_at_threshold": {k: v.tolist() for k, v in self.false_at_threshold.items()},
                 "promoted": self.promoted, "feedback_labels": self.feedback_labels, "settings": self.settings}
 
 
@@ -135,6 +139,9 @@ def replay_efficacy(
     malicious_by_day = [[e for e, label in zip(history.events, history.y) if label == 1]]
     efficacy = {s: np.full(len(days), np.nan) for s in STRATEGIES}
     false_alerts = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
+    detected_thr = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
+    false_thr = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
+    threshold = models.alert_threshold
     rules = None
     n_feedback = 0
     for t, day in enumerate(days):
@@ -153,6 +160,8 @@ def replay_efficacy(
         }
         for name, s in scores.items():
             efficacy[name][t], false_alerts[name][t] = efficacy_at_budget(s, day.y, alert_budget)
+            detected_thr[name][t] = int(((s >= threshold) & (day.y == 1)).sum())
+            false_thr[name][t] = int(((s >= threshold) & (day.y == 0)).sum())
         # The analyst reviews the top alerts of the learning detector, after today's scoring.
         top = learner.alerts(day.events, threshold=0.0, top=analyst_k, explain=False)
         if top:
@@ -165,7 +174,8 @@ def replay_efficacy(
     settings = {"update_every": update_every, "update_delay": update_delay, "alert_budget": alert_budget,
                 "analyst_k": analyst_k, "history_events": len(history.events),
                 "events_per_day": float(np.mean([len(d.events) for d in days])) if days else 0.0}
-    return ReplayResult([d.label for d in days], efficacy, false_alerts, len(learner.promoted_), n_feedback, settings)
+    return ReplayResult([d.label for d in days], efficacy, false_alerts, detected_thr, false_thr,
+                        len(learner.promoted_), n_feedback, settings)
 
 
 def plot_efficacy(result: ReplayResult, path=None, *, title: str = "Detection efficacy over time"):
