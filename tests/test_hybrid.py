@@ -211,3 +211,23 @@ def test_labels_for_one_component_do_not_silence_an_unlabelled_anomaly_model():
     assert hd.supervised_.tolist() == [True, False]
     scores = hd.threat_score([{"payload": "id=1' OR '1'='1' --"}, {"domain": "secure-login-999.verify-account.xyz"}])
     assert scores[0] >= hd.alert_threshold and scores[1] >= hd.alert_threshold
+
+
+def test_unlabelled_classifier_waits_then_learns_from_analyst_verdicts(tmp_path):
+    """AI^2-style start: an anomaly model ranks, analysts label, a classifier takes over."""
+    from secml_detect import URLClassifier
+
+    normal = [{"domain": f"shop{i}.example.com", "payload": e["payload"]} for i, e in enumerate(_normal_events(200))]
+    hd = HybridDetector([("payload", ByteFrequencyModel(), "payload"),
+                         ("domain", URLClassifier(n_features=2**12, random_state=0), "domain")], random_state=0).fit(normal)
+    assert hd.pending_ == {"domain"}
+    bad = [{"domain": f"login-verify-{i}.account-secure.xyz", "payload": "id=1' OR 1=1 --"} for i in range(20)]
+    good = [{"domain": f"shop{i}.example.com", "payload": '{"json":1}'} for i in range(300, 320)]
+    assert np.isnan(hd._component_scores(bad[:1])[0][0, 1])  # the waiting classifier does not vote
+    alerts = hd.alerts(bad + good, threshold=0.0)
+    hd.feedback([a.alert_id for a in alerts], ["malicious" if a.index < 20 else "benign" for a in alerts])
+    assert hd.pending_ == set()
+    unseen = hd.threat_score([{"domain": "login-verify-999.account-secure.xyz"}, {"domain": "shop999.example.com"}])
+    assert unseen[0] > 0.5 > unseen[1]
+    save(hd, tmp_path / "hd.smd")
+    np.testing.assert_array_equal(load(tmp_path / "hd.smd").threat_score(bad[:3]), hd.threat_score(bad[:3]))

@@ -75,7 +75,10 @@ class HybridDetector(BaseDetector):
         Model components. Each detector follows the secml_detect contract
         (``threat_score``); ``fit`` fits a copy of each on its column
         (outlier models on events labelled 0, or on all events without
-        labels; classifiers on labelled events).
+        labels; classifiers on labelled events). A classifier without labels
+        of both classes waits (``pending_``) and is first fitted on analyst
+        verdicts once both classes have been seen: the active-learning start
+        of AI^2, where an unsupervised ranking bootstraps a supervised model.
     signatures : SignatureMatcher, optional
         Rules applied to whole events. A copy is used (fitted first unless it
         already is) and extended by :meth:`promote`. Without one,
@@ -117,6 +120,10 @@ class HybridDetector(BaseDetector):
         Indicators promoted to signatures, with provenance.
     alert_log_ : dict
         Alert id -> event, for the alerts reported so far (bounded).
+    pending_ : set of str
+        Classifier components still waiting for labels of both classes.
+    feedback_labels_ : dict
+        Analyst-labelled values collected for pending classifiers.
 
     Examples
     --------
@@ -199,6 +206,7 @@ class HybridDetector(BaseDetector):
         if labels is not None and len(labels) != len(rows):
             raise InvalidParameterError(f"y has {len(labels)} labels for {len(rows)} events")
         self.components_, self.columns_ = {}, {}
+        self.pending_, self.feedback_labels_ = set(), {}
         for name, detector, column in self.components:
             est = copy.deepcopy(detector) if not self.refit_components else clone(detector)
             self.columns_[name] = column
@@ -230,10 +238,14 @@ class HybridDetector(BaseDetector):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # bad items in training data are the component's business
             if is_classifier(est):
-                if labels is None:
-                    raise InvalidParameterError(f"component {name!r} is a classifier: fit needs labels y")
-                keep = [k for k, i in enumerate(idx) if not np.isnan(labels[i])]
-                est.fit([values[k] for k in keep], labels[[idx[k] for k in keep]].astype(int))
+                keep = [] if labels is None else [k for k, i in enumerate(idx) if not np.isnan(labels[i])]
+                y = labels[[idx[k] for k in keep]].astype(int) if keep else np.zeros(0, dtype=int)
+                if len(np.unique(y)) < 2:
+                    # No labels of both classes yet: the classifier waits for analyst feedback.
+                    self.pending_.add(name)
+                    logger.info("component %s waits for labels of both classes", name)
+                    return
+                est.fit([values[k] for k in keep], y)
             else:
                 if labels is not None:
                     keep = [k for k, i in enumerate(idx) if labels[i] == 0]
@@ -249,7 +261,7 @@ class HybridDetector(BaseDetector):
         scores = np.full((n, len(self.components_)), np.nan)
         for j, (name, est) in enumerate(self.components_.items()):
             idx, values = column_values(rows, self.columns_[name])
-            if idx:
+            if idx and name not in self.pending_:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     scores[idx, j] = est.threat_score(values)
@@ -347,7 +359,7 @@ class HybridDetector(BaseDetector):
         out: dict[int, dict] = {i: {} for i in order}
         for name, est in self.components_.items():
             column = self.columns_[name]
-            present = [i for i in order if column in rows[i]]
+            present = [i for i in order if column in rows[i]] if name not in self.pending_ else []
             if not present:
                 continue
             with warnings.catch_warnings():
@@ -439,8 +451,6 @@ class HybridDetector(BaseDetector):
 
     def _update_components(self, rows: list[dict], labels: np.ndarray) -> None:
         for name, est in self.components_.items():
-            if not hasattr(est, "partial_fit"):
-                continue
             idx, values = column_values(rows, self.columns_[name])
             if not idx:
                 continue
@@ -448,11 +458,23 @@ class HybridDetector(BaseDetector):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if is_classifier(est):
-                    est.partial_fit(values, y.astype(int))
-                elif is_outlier_detector(est):
+                    self._teach_classifier(name, est, values, y.astype(int))
+                elif is_outlier_detector(est) and hasattr(est, "partial_fit"):
                     normal = [v for v, label in zip(values, y) if label == 0]
                     if normal:
                         est.partial_fit(normal)
+
+    def _teach_classifier(self, name: str, est, values: list, y: np.ndarray) -> None:
+        """Analyst labels for a classifier: first fit once both classes are seen, then partial_fit."""
+        if name in self.pending_:
+            seen_values, seen_y = self.feedback_labels_.setdefault(name, ([], []))
+            seen_values.extend(values)
+            seen_y.extend(int(v) for v in y)
+            if len(set(seen_y)) == 2:
+                est.fit(seen_values, np.array(seen_y))
+                self.pending_.discard(name)
+        elif hasattr(est, "partial_fit"):
+            est.partial_fit(values, y)
 
     def _refit_combiner(self) -> None:
         """Learn how to combine the components that have labels of both classes."""

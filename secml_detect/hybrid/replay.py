@@ -106,6 +106,7 @@ def replay_efficacy(
     alert_budget: int = 10,
     analyst_k: int = 20,
     hybrid_params: dict | None = None,
+    history_labels: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ReplayResult:
     """Run the four strategies over ``days`` (see the module docstring).
@@ -122,6 +123,10 @@ def replay_efficacy(
     indicator_columns : dict
         Indicator kind -> event column, used for the feed and for promotion
         (for example ``{"ip": "dst_ip"}`` or ``{"url": "url", "domain": "host"}``).
+    history_labels : bool, default=True
+        False starts unsupervised (AI^2's setting): the models see only the
+        benign history events, without labels, so classifier components wait
+        for analyst verdicts; the feed still holds the known malicious ones.
     """
     from ..signatures import SignatureMatcher
 
@@ -133,7 +138,11 @@ def replay_efficacy(
         return SignatureMatcher(indicators=_indicators(known_bad, indicator_columns) or None).fit()
 
     say(f"fitting models on {len(history.events)} history events")
-    models = HybridDetector(make_components(), **params).fit(history.events, history.y)
+    if history_labels:
+        models = HybridDetector(make_components(), **params).fit(history.events, history.y)
+    else:
+        models = HybridDetector(make_components(), **params).fit(
+            [e for e, label in zip(history.events, history.y) if label == 0])
     hybrid = copy.deepcopy(models)
     learner = copy.deepcopy(models)
     malicious_by_day = [[e for e, label in zip(history.events, history.y) if label == 1]]
@@ -171,7 +180,7 @@ def replay_efficacy(
             n_feedback += len(top)
         malicious_by_day.append([e for e, label in zip(day.events, day.y) if label == 1])
         say(f"day {t + 1}/{len(days)} {day.label}: " + ", ".join(f"{k} {efficacy[k][t]:.2f}" for k in STRATEGIES))
-    settings = {"update_every": update_every, "update_delay": update_delay, "alert_budget": alert_budget,
+    settings = {"history_labels": history_labels, "update_every": update_every, "update_delay": update_delay, "alert_budget": alert_budget,
                 "analyst_k": analyst_k, "history_events": len(history.events),
                 "events_per_day": float(np.mean([len(d.events) for d in days])) if days else 0.0}
     return ReplayResult([d.label for d in days], efficacy, false_alerts, detected_thr, false_thr,
