@@ -439,7 +439,8 @@ class IPSpatialFeatures(TransformerMixin, BaseEstimator):
     * ``in_provider_range`` and ``provider_<category>``: membership in a
       published range (innermost), by category (cloud, service, crawler,
       monitoring, vpn_proxy, other), and the bad/benign counts and smoothed
-      rate of the provider and of the range itself (a second hierarchy);
+      rate of the provider and of the range itself (a second hierarchy, fed
+      only by training addresses that lie in some published range);
     * ``tor_exit``, ``tor/24``, ``tor/16``: whether the address, and how many
       (``log1p``) addresses of its /24 and /16, are known Tor exits;
     * ``ipv6``: 1 for IPv6 addresses.
