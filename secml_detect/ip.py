@@ -24,6 +24,7 @@ the IPv4 labels). Integers below ``2**32`` are IPv4, larger ones (below
 from __future__ import annotations
 
 import functools
+import hashlib
 import ipaddress
 from collections.abc import Sequence
 
@@ -371,6 +372,20 @@ def _ipv4_tables(h: BetaBinomialHierarchy, bad: np.ndarray, tor: np.ndarray) -> 
     return (block, keys, succ, trials, node_values, bad, tor, _LOG1P_TABLE)
 
 
+_SEGMENT_CACHE: dict = {}
+
+
+def _build_segments(starts, ends, parent, offset: int, version: int) -> tuple:
+    """``(cuts, values, bucket offsets, bucket shift)`` for :func:`segment_lookup`."""
+    top = np.iinfo(starts.dtype).max
+    cuts = np.unique(np.concatenate([starts, ends[ends < top] + starts.dtype.type(1)]))
+    inner = lookup_prefix_forest(cuts, np.ones(len(cuts), dtype=np.bool_), starts, ends, parent)
+    values = np.where(inner >= 0, inner + offset, -1).astype(np.int64)
+    if version == 4 and len(cuts):
+        return cuts, values, bucket_offsets(cuts, 16).astype(np.int64), 16
+    return cuts, values, np.zeros(1, dtype=np.int64), NO_BUCKETS
+
+
 def _node_values(succ, trials, rates) -> np.ndarray:
     return np.ascontiguousarray(np.stack([np.log1p(succ), np.log1p(trials - succ), _logit(rates)], axis=1))
 
@@ -681,23 +696,23 @@ class IPSpatialFeatures(TransformerMixin, BaseEstimator):
     def _segments(self, version: int) -> tuple:
         """Elementary segments of the nested published ranges of one IP version.
 
-        Built once from the range forest (the innermost range of every
-        segment found with :func:`~secml_detect._kernels.ip.lookup_prefix_forest`).
+        Built from the range forest (the innermost range of every segment
+        found with :func:`~secml_detect._kernels.ip.lookup_prefix_forest`), and
+        shared between instances holding the same ranges (the bundled ones).
         """
         starts = getattr(self, f"range_start{version}_")
         ends = getattr(self, f"range_end{version}_")
-        dtype = np.uint32 if version == 4 else np.uint64
-        top = (1 << 32) if version == 4 else (1 << 64)
-        cuts = np.unique(np.r_[starts.astype(object if version == 6 else np.int64),
-                               ends.astype(object if version == 6 else np.int64) + 1])
-        cuts = np.array([c for c in cuts.tolist() if c < top], dtype=dtype)
+        parent = getattr(self, f"range_parent{version}_")
         offset = 0 if version == 4 else len(self.range_start4_)
-        inner = lookup_prefix_forest(cuts, np.ones(len(cuts), dtype=np.bool_), starts, ends,
-                                     getattr(self, f"range_parent{version}_"))
-        values = np.where(inner >= 0, inner + offset, -1).astype(np.int64)
-        if version == 4 and len(cuts):
-            return cuts, values, bucket_offsets(cuts, 16).astype(np.int64), 16
-        return cuts, values, np.zeros(1, dtype=np.int64), NO_BUCKETS
+        digest = hashlib.blake2b(starts.tobytes() + ends.tobytes() + parent.tobytes(), digest_size=16).digest()
+        key = (version, offset, len(starts), digest)
+        found = _SEGMENT_CACHE.get(key)
+        if found is None:
+            found = _build_segments(starts, ends, parent, offset, version)
+            if len(_SEGMENT_CACHE) > 16:
+                _SEGMENT_CACHE.clear()
+            _SEGMENT_CACHE[key] = found
+        return found
 
     def _provider_keys(self, parsed: ParsedAddresses) -> tuple[np.ndarray, np.ndarray]:
         """Hierarchy keys (provider, range + 1) and the provider index (-1: none) of each address."""
