@@ -330,6 +330,21 @@ def _find_in(keys, lo, hi, key):
     return -1
 
 
+@njit(inline="always")
+def _loo_counts(out, i, col, node, succ, trials, e):
+    """``log1p`` of a node's bad and benign counts with label ``e`` (0/1; -1: none) removed."""
+    s = 0.0
+    t = 0.0
+    if node >= 0:
+        s = succ[node]
+        t = trials[node]
+        if e >= 0:
+            s -= e
+            t -= 1.0
+    out[i, col] = np.log1p(s)
+    out[i, col + 1] = np.log1p(t - s)
+
+
 #: Columns of the per-/16 record used by :func:`ipv4_block`.
 B16_PRESENT, B16_LOG_BAD, B16_LOG_BENIGN, B16_LOGIT, B16_NODE = 0, 1, 2, 3, 4
 B16_CHILD_LO, B16_CHILD_HI, B16_BAD_LO, B16_BAD_HI, B16_TOR_LO, B16_TOR_HI = 5, 6, 7, 8, 9, 10
@@ -380,16 +395,7 @@ def ipv4_block(q, order, ex, out, loo, block16, keys, succ, trials, node_values,
         if loo:
             for lev in range(2):
                 node = np.int64(block16[b16, B8_NODE if lev == 0 else B16_NODE])
-                s = 0.0
-                t = 0.0
-                if node >= 0:
-                    s = succ[node]
-                    t = trials[node]
-                    if e >= 0:
-                        s -= e
-                        t -= 1.0
-                out[i, 3 * lev] = np.log1p(s)
-                out[i, 3 * lev + 1] = np.log1p(t - s)
+                _loo_counts(out, i, 3 * lev, node, succ, trials, e)
         else:
             out[i, 0] = block16[b16, B8_LOG_BAD]
             out[i, 1] = block16[b16, B8_LOG_BENIGN]
@@ -420,16 +426,7 @@ def ipv4_block(q, order, ex, out, loo, block16, keys, succ, trials, node_values,
                     out[i, 3 * lev + 1] = 0.0
                 out[i, 3 * lev + 2] = parent_logit
             else:
-                s = 0.0
-                t = 0.0
-                if present:
-                    s = succ[pos]
-                    t = trials[pos]
-                    if e >= 0:
-                        s -= e
-                        t -= 1.0
-                out[i, 3 * lev] = np.log1p(s)
-                out[i, 3 * lev + 1] = np.log1p(t - s)
+                _loo_counts(out, i, 3 * lev, pos if present else -1, succ, trials, e)
         # nearest known-bad address
         logd = 32.0
         cpl = 0.0
