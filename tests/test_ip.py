@@ -196,3 +196,26 @@ def test_saved_model_scores_identically(model_file, model):
     loaded = load(model_file)
     queries = ["203.0.113.1", "9.9.9.9", "2001:db8::1"]
     np.testing.assert_array_equal(loaded.threat_score(queries), model.threat_score(queries))
+
+
+def test_large_batches_sorted_path_matches_small_batches():
+    # Large batches are processed in sorted, cache-sized chunks and scattered back.
+    rng = np.random.RandomState(5)
+    X, y = _clustered(n_bad=300, n_bg=20000)
+    X = X + [f"2001:db8::{i:x}" for i in range(50)] + ["junk", None]
+    y = np.r_[y, np.ones(25), np.zeros(25), 0, 1]
+    order = rng.permutation(len(X))
+    X, y = [X[i] for i in order], y[order]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = IPSpatialFeatures(tor_exits=X[:100])
+        Z_loo = f.fit_transform(X, y)
+        from secml_detect.ip import parse_addresses
+        direct = f._features(parse_addresses(X), exclude=y)
+        np.testing.assert_array_equal(Z_loo, direct)
+        np.testing.assert_array_equal(f.transform(X), np.vstack([f.transform(X[i:i + 500]) for i in range(0, len(X), 500)]))
+        clf = IPReputationClassifier().fit(X, y)
+        big = clf.threat_score(X)
+        small = np.concatenate([clf.threat_score(X[i:i + 300]) for i in range(0, len(X), 300)])
+    np.testing.assert_allclose(big, small, rtol=1e-12)
+    assert big[X.index("junk")] == 0.5

@@ -195,13 +195,13 @@ def _logit(p):
 @settings(max_examples=40)
 @given(st.lists(st.tuples(addresses, st.integers(0, 1)), min_size=1, max_size=25),
        st.lists(addresses, max_size=15),
-       st.lists(v4_values, max_size=10),
+       st.lists(addresses, max_size=10),
        st.lists(st.sampled_from(RANGES), max_size=6, unique=True),
        st.sampled_from([None, 2.0]))
 def test_features_match_reference(train_items, queries, tor_values, ranges, strength):
     X = [a for a, _ in train_items]
     y = np.array([lab for _, lab in train_items])
-    tor = [str(ipaddress.IPv4Address(v)) for v in tor_values]
+    tor = list(tor_values)
     f = IPSpatialFeatures(provider_ranges=ranges, tor_exits=tor, prior_strength=strength)
     train = [(*naive.parse(a), lab) for a, lab in train_items]
     tor_parsed = [naive.parse(t) for t in tor]
