@@ -23,8 +23,8 @@ Reproduces the seed's Figure 1 on real dated data (``secml_detect.hybrid.replay`
 Feed updates every 7 days, published 1 day late. Efficacy = share of the
 day's malicious events detected before the 11th false alert of the day.
 Feedback: each day a simulated analyst labels the top 30 alerts of the
-learning detector (after that day is scored); confirmed findings are promoted
-to signatures at once. Recall and false alerts at the alert threshold (0.5)
+learning detector that no rule fired on (after that day is scored); confirmed
+findings are promoted to signatures at once. Recall and false alerts at the alert threshold (0.5)
 after 10 feedback rounds are compared with the same hybrid without feedback.
 
 * **Unsupervised start** (AI^2's setting), on the phishing URLs: the models

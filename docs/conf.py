@@ -39,7 +39,7 @@ html_theme = "alabaster"
 myst_heading_anchors = 3
 # Inherited and generated scikit-learn docstrings (set_*_request) cite labels and glossary
 # terms of the scikit-learn docs, unreachable offline.
-suppress_warnings = ["myst.header", "ref.ref", "ref.term"]
+suppress_warnings = ["myst.header", "ref.ref"]
 
 
 def _write_cli_reference(app):

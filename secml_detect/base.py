@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin
+from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import BadInputWarning, InvalidItemError, InvalidParameterError
@@ -263,6 +264,10 @@ class ClassifierDetectorMixin(ClassifierMixin):
     The malicious class is ``1``/``True`` when present in ``classes_``, else
     the last class in ``classes_`` (binary problems).
     """
+
+    # ``score`` takes no sample weights through metadata routing (this also keeps
+    # scikit-learn from generating a ``set_score_request`` method on every detector).
+    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
     def _malicious_column(self) -> int:
         classes = list(self.classes_)

@@ -181,10 +181,10 @@ class BetaBinomialHierarchy:
     def _lookup(self, level: int, keys) -> tuple[np.ndarray, np.ndarray]:
         table = self.keys_[level]
         keys = np.asarray(keys, dtype=np.int64)
-        pos = np.searchsorted(table, keys)
-        pos = np.minimum(pos, max(len(table) - 1, 0))
-        found = (table[pos] == keys) if len(table) else np.zeros(len(keys), dtype=bool)
-        return pos, found
+        if len(table) == 0:  # a level with no nodes: everything backs off to the parent
+            return np.zeros(len(keys), dtype=np.int64), np.zeros(len(keys), dtype=bool)
+        pos = np.minimum(np.searchsorted(table, keys), len(table) - 1)
+        return pos, table[pos] == keys
 
     def rates(self, level_keys, *, exclude_y=None) -> np.ndarray:
         """Smoothed rate at every level for each query: shape (n, n_levels).
@@ -203,8 +203,8 @@ class BetaBinomialHierarchy:
         parent = np.full(n, self.global_rate_)
         for level in range(len(self.keys_)):
             pos, found = self._lookup(level, level_keys[level])
-            s = np.where(found, self.successes_[level][pos], 0.0)
-            t = np.where(found, self.trials_[level][pos], 0.0)
+            s = np.where(found, self.successes_[level][pos], 0.0) if found.any() else np.zeros(len(found))
+            t = np.where(found, self.trials_[level][pos], 0.0) if found.any() else np.zeros(len(found))
             if exclude_y is not None:
                 s = s - np.where(found, exclude_y, 0.0)
                 t = t - found
@@ -216,6 +216,8 @@ class BetaBinomialHierarchy:
     def counts(self, level: int, keys) -> tuple[np.ndarray, np.ndarray]:
         """Raw (successes, trials) at ``level`` for ``keys`` (zeros when unseen)."""
         pos, found = self._lookup(level, keys)
+        if not found.any():
+            return np.zeros(len(found)), np.zeros(len(found))
         return (np.where(found, self.successes_[level][pos], 0.0), np.where(found, self.trials_[level][pos], 0.0))
 
     def merge(self, other: "BetaBinomialHierarchy") -> "BetaBinomialHierarchy":

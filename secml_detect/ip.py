@@ -30,7 +30,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import metadata_routing
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -844,10 +843,6 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
     """
 
     fallback_threat_score = 0.5
-    # No metadata routing for ``score(sample_weight=...)``: this keeps scikit-learn
-    # from generating ``set_score_request``, whose docstring links to a glossary
-    # term our docs do not define (a warning in the -W docs build).
-    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
     def __init__(self, provider_ranges="bundled", tor_exits=None, prior_strength=None, C: float = 1.0,
                  class_weight=None, max_iter: int = 1000, on_bad_input: str = "fallback") -> None:

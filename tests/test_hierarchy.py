@@ -75,3 +75,10 @@ def test_fit_concentration_recovers_scale():
 
 def test_smooth_formula():
     assert smooth(3, 4, 0.5, 2.0) == (3 + 1.0) / 6.0
+
+
+def test_empty_hierarchy_backs_off_to_the_global_rate():
+    h = BetaBinomialHierarchy(prior_strength=1.0).fit([np.zeros(0, np.int64), np.zeros(0, np.int64)], np.zeros(0))
+    rates = h.rates([np.array([1, 2]), np.array([3, 4])])
+    assert rates.shape == (2, 2) and np.allclose(rates, h.global_rate_)
+    assert h.counts(1, np.array([5]))[1].tolist() == [0.0]

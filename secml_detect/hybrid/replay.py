@@ -8,7 +8,8 @@ Each simulated day compares four strategies on the same events:
 2. **models only**: the model components fitted on the history;
 3. **hybrid**: rules (as in 1) and models together;
 4. **hybrid + feedback**: as 3, and each day a simulated analyst labels the
-   top ``analyst_k`` alerts; verdicts go through
+   top ``analyst_k`` alerts that no rule fired on (rule hits are known
+   threats; analyst time goes to what only the models surfaced); verdicts go through
    :meth:`HybridDetector.feedback` and confirmed findings are promoted to
    signatures at once (:meth:`HybridDetector.promote`).
 
@@ -171,8 +172,9 @@ def replay_efficacy(
             efficacy[name][t], false_alerts[name][t] = efficacy_at_budget(s, day.y, alert_budget)
             detected_thr[name][t] = int(((s >= threshold) & (day.y == 1)).sum())
             false_thr[name][t] = int(((s >= threshold) & (day.y == 0)).sum())
-        # The analyst reviews the top alerts of the learning detector, after today's scoring.
-        top = learner.alerts(day.events, threshold=0.0, top=analyst_k, explain=False)
+        # After today's scoring the analyst reviews the top alerts that no rule explains
+        # (rule hits are already known threats).
+        top = [a for a in learner.alerts(day.events, threshold=0.0, explain=False) if not a.rules][:analyst_k]
         if top:
             verdicts = ["malicious" if day.y[a.index] == 1 else "benign" for a in top]
             learner.feedback([a.alert_id for a in top], verdicts, events=[day.events[a.index] for a in top])
