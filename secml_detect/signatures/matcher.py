@@ -384,8 +384,11 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
             return
         evaluator = compile_condition(cond)
         c.evaluators[pos] = evaluator
-        if evaluator(EventView({})) is not None or "*" in cond.fields():
-            c.always.add(pos)  # can fire on an event without its fields
+        # A rule that can fire on an event without its fields is tried on every
+        # event; Sigma rules only on events that carry a field they name (a
+        # process-creation rule says nothing about a proxy log line).
+        if "*" in cond.fields() or (rule.kind != "sigma" and evaluator(EventView({})) is not None):
+            c.always.add(pos)
         for f in cond.fields():
             c.by_field.setdefault(f.split(".", 1)[0], set()).add(pos)
 
