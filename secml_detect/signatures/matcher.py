@@ -231,6 +231,8 @@ class _Compiled:
         self.always: set[int] = set()
         self.yara: dict[int, Any] = {}
         self.removed: set[int] = set()
+        # field -> {"patterns": [...], "pos": [...], "set": compiled RE2 set or None}
+        self.regex_gates: dict[str, dict] = {}
 
 
 class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
@@ -389,6 +391,16 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
         # process-creation rule says nothing about a proxy log line).
         if "*" in cond.fields() or (rule.kind != "sigma" and evaluator(EventView({})) is not None):
             c.always.add(pos)
+            return
+        gate = _regex_gate(cond)
+        if gate is not None:
+            # Rules that need a regex on one field (e.g. LOKI file-name IOCs) are
+            # tried only when one RE2 set scan of that field says the regex matched.
+            entry = c.regex_gates.setdefault(gate[0], {"patterns": [], "pos": [], "set": None})
+            entry["patterns"].extend(gate[1])
+            entry["pos"].extend([pos] * len(gate[1]))
+            entry["set"] = None
+            return
         for f in cond.fields():
             c.by_field.setdefault(f.split(".", 1)[0], set()).add(pos)
 
@@ -533,15 +545,22 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
         # Field rules (Sigma included), only those that can concern the event's fields.
         if c.evaluators:
             by_field, always, evaluators = c.by_field, c.always, c.evaluators
+            gates = c.regex_gates
+            for gate in gates.values():
+                if gate["set"] is None:
+                    gate["set"] = _re2_set(gate["patterns"])
             for i, ev in enumerate(evs):
                 cand = set(always)
                 for key in ev:
                     s = by_field.get(key if isinstance(key, str) else str(key))
                     if s:
                         cand |= s
+                view = EventView(ev)
+                for f, gate in gates.items():
+                    for text in view.strs(f) or ():
+                        cand.update(gate["pos"][k] for k in gate["set"].Match(text) or ())
                 if not cand:
                     continue
-                view = EventView(ev)
                 for pos in sorted(cand):
                     fn = evaluators.get(pos)
                     if fn is None:
@@ -636,6 +655,41 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
                   {"dst_ip": "192.0.2.1", "url": 5}, {}, b"payload"]
         return {"X": None, "y": None, "X_test": X_test,
                 "params": {"rules": rules, "indicators": {"ip": ["10.0.0.0/8"], "domain": ["evil.example"]}}}
+
+
+def _regex_gate(cond: Condition) -> tuple[str, list[str]] | None:
+    """``(field, patterns)`` of a regex the condition cannot hold without, if RE2 takes them."""
+    from .rules import AllOf, Field
+    from .rules import _re2 as re2
+
+    if re2 is None:  # pragma: no cover - without RE2 every rule is tried
+        return None
+    lead = cond
+    if isinstance(cond, AllOf):
+        lead = next((a for a in cond.args if isinstance(a, Field) and a.op == "regex"), None)
+    if not isinstance(lead, Field) or lead.op != "regex" or lead.match_all or lead.field == "*" or "." in lead.field:
+        return None
+    patterns = [("(?i)" if lead.ignore_case else "") + str(v) for v in lead.values]
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        for p in patterns:
+            re2.compile(p, options)
+    except Exception:  # noqa: BLE001 - not RE2 syntax: the rule is simply always tried
+        return None
+    return lead.field, patterns
+
+
+def _re2_set(patterns: list[str]):
+    from .rules import _re2 as re2
+
+    options = re2.Options()
+    options.log_errors = False
+    rset = re2.Set.SearchSet(options)
+    for p in patterns:
+        rset.Add(p)
+    rset.Compile()
+    return rset
 
 
 def _check_rule(rule: Rule) -> None:
