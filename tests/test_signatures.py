@@ -232,3 +232,16 @@ def test_regex_is_linear_time():
         warnings.simplefilter("ignore")
         m.predict([{"q": "a" * 5000 + "!"}])
     assert time.perf_counter() - start < 5
+
+
+digests = st.one_of(*(st.text("0123456789abcdef", min_size=n, max_size=n) for n in (32, 40, 64)))
+
+
+@given(st.lists(digests, min_size=1, max_size=15, unique=True), st.lists(digests, max_size=15))
+def test_all_digest_lengths_vs_set(known, queries):
+    m = SignatureMatcher(indicators={"hash": known}).fit()
+    # same 128-bit prefix, different tail: must not match
+    queries = queries + [k.upper() for k in known] + [f" {k}\t" for k in known] + [k[:-1] + ("0" if k[-1] != "0" else "1") for k in known]
+    expected = [int(q.strip().lower() in set(known)) for q in queries]
+    assert m.predict([{"sha256": q} for q in queries]).tolist() == expected
+    assert m.predict([{"sha256": q} for q in queries] + [{"sha256": None}]).tolist() == expected + [0]  # slow path

@@ -85,6 +85,7 @@ class _KindIndex:
         self.globs: list[tuple[Any, int]] = []
         self.patterns: list[tuple[bytes, int]] = []
         self._engine: Any = None
+        self._hex: Any = None
         self.add(entries)
 
     def add(self, entries: Iterable[tuple[Any, int, bool]]) -> None:
@@ -98,6 +99,7 @@ class _KindIndex:
                 self.globs.append((compile_regex(glob_to_regex(value, ignore_case=self.kind == "process"))[0], eid))
             else:
                 self.exact.setdefault(value, []).append(eid)
+                self._hex = None
                 if self.kind == "domain" and subdomains:
                     self.suffix.setdefault(value, []).append(eid)
 
@@ -146,6 +148,44 @@ class _KindIndex:
             if search(value) is not None:
                 out.append(eid)
         return out
+
+    def lookup_many(self, column: Sequence, field: str) -> list[list[int] | None]:
+        """Entry ids per value of a column (``None`` where nothing matched)."""
+        out: list[list[int] | None] = [None] * len(column)
+        if self.kind == "hash":
+            return self._lookup_hashes(column, field)
+        for i, v in enumerate(column):
+            if v is not None:
+                r = self._lookup_any(v, field)
+                if r:
+                    out[i] = r
+        return out
+
+    def _lookup_hashes(self, column: Sequence, field: str) -> list[list[int] | None]:
+        """Vectorised digest lookups through :class:`HashIndex`."""
+        from .indicators import HashIndex
+
+        n = len(column)
+        out: list[list[int] | None] = [None] * n
+        if n == 0 or not self.exact:
+            return out
+        if self._hex is None:
+            self._hex = HashIndex(self.exact)
+        exact = self.exact
+        for i, digest in enumerate(self._hex.find(column)):
+            if digest is not None:
+                out[i] = exact[digest]
+        for i, v in enumerate(column):
+            if isinstance(v, (list, tuple)):
+                r = self._lookup_any(v, field)
+                if r:
+                    out[i] = r
+        return out
+
+    def _lookup_any(self, v: Any, field: str) -> list[int]:
+        if isinstance(v, (list, tuple)):
+            return [e for item in v for e in self.lookup(item, field)]
+        return self.lookup(v, field)
 
     # -- literal patterns -----------------------------------------------------
     def _scan(self, value: Any) -> list[int]:
@@ -533,15 +573,14 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
                             found[i].append((pos, f, col[i], "cidr" if is_cidr else "ip"))
         for kind, index in c.kinds.items():
             for f in sorted(c.kind_fields.get(kind, ())):
-                for i, ev in enumerate(evs):
-                    v = ev.get(f)
-                    if v is None:
+                col = [ev.get(f) for ev in evs]
+                for i, eids in enumerate(index.lookup_many(col, f)):
+                    if eids is None:
                         continue
-                    for item in (v if isinstance(v, (list, tuple)) else (v,)):
-                        for eid in index.lookup(item, f):
-                            pos = c.entry_rule[eid]
-                            if pos not in removed and f in c.rule_fields[pos]:
-                                found[i].append((pos, f, item, kind))
+                    for eid in eids:
+                        pos = c.entry_rule[eid]
+                        if pos not in removed and f in c.rule_fields[pos]:
+                            found[i].append((pos, f, col[i], kind))
         # Field rules (Sigma included), only those that can concern the event's fields.
         if c.evaluators:
             by_field, always, evaluators = c.by_field, c.always, c.evaluators
