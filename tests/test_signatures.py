@@ -245,3 +245,32 @@ def test_all_digest_lengths_vs_set(known, queries):
     expected = [int(q.strip().lower() in set(known)) for q in queries]
     assert m.predict([{"sha256": q} for q in queries]).tolist() == expected
     assert m.predict([{"sha256": q} for q in queries] + [{"sha256": None}]).tolist() == expected + [0]  # slow path
+
+
+# --- the prefilters (literal and regex gates) never change which rules fire --------------------
+from secml_detect.signatures.rules import AllOf, AnyOf, EventView, Not, compile_condition  # noqa: E402
+
+small_text = st.text("aAbB.\\", max_size=4)
+leaf = st.builds(
+    lambda f, op, vals, ic: Field(f, op, tuple(vals), ignore_case=ic),
+    st.sampled_from(["x", "y"]),
+    st.sampled_from(["equals", "contains", "startswith", "endswith", "regex"]),
+    st.lists(small_text.map(lambda t: t.replace("\\", "\\\\").replace(".", "\\.") ), min_size=1, max_size=3),
+    st.booleans(),
+)
+conditions = st.recursive(leaf, lambda children: st.one_of(
+    st.lists(children, min_size=1, max_size=3).map(lambda a: AllOf(tuple(a))),
+    st.lists(children, min_size=1, max_size=3).map(lambda a: AnyOf(tuple(a))),
+    children.map(Not)), max_leaves=5)
+events_st = st.lists(st.dictionaries(st.sampled_from(["x", "y", "z"]),
+                                     st.one_of(small_text, st.integers(0, 3), st.lists(small_text, max_size=2)),
+                                     max_size=3), max_size=6)
+
+
+@given(st.lists(conditions, min_size=1, max_size=6), events_st)
+def test_prefilters_do_not_change_results(conds, events):
+    rules = [Rule(f"r{i}", c) for i, c in enumerate(conds)]
+    m = SignatureMatcher(rules=rules).fit()
+    got = [sorted({h.rule_id for h in row}) for row in m.match(events)]
+    ref = [sorted(r.id for r in rules if compile_condition(r.condition)(EventView(e)) is not None) for e in events]
+    assert got == ref

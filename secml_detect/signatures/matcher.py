@@ -273,6 +273,8 @@ class _Compiled:
         self.removed: set[int] = set()
         # field -> {"patterns": [...], "pos": [...], "set": compiled RE2 set or None}
         self.regex_gates: dict[str, dict] = {}
+        # field -> {"literals": {lower-case literal: [rule positions]}, "scan": engine or None}
+        self.literal_gates: dict[str, dict] = {}
 
 
 class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
@@ -441,6 +443,15 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
             entry["pos"].extend([pos] * len(gate[1]))
             entry["set"] = None
             return
+        atoms = _necessary_literals(cond)
+        if atoms:
+            # The rule cannot hold unless one of these literals occurs (case-folded)
+            # in its field: one multi-literal scan per field value picks the rules to try.
+            for f, lit in atoms:
+                gate = c.literal_gates.setdefault(f, {"literals": {}, "scan": None, "keys": None})
+                gate["literals"].setdefault(lit, []).append(pos)
+                gate["scan"] = None
+            return
         for f in cond.fields():
             c.by_field.setdefault(f.split(".", 1)[0], set()).add(pos)
 
@@ -588,6 +599,13 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
             for gate in gates.values():
                 if gate["set"] is None:
                     gate["set"] = _re2_set(gate["patterns"])
+            lgates = c.literal_gates
+            for lgate in lgates.values():
+                if lgate["scan"] is None:
+                    lits = list(lgate["literals"])
+                    lgate["keys"] = [lgate["literals"][lit] for lit in lits]
+                    lgate["scan"] = literal_engine([lit.encode("utf-8", "surrogatepass") for lit in lits],
+                                                   list(range(len(lits))))
             for i, ev in enumerate(evs):
                 cand = set(always)
                 for key in ev:
@@ -598,6 +616,14 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
                 for f, gate in gates.items():
                     for text in view.strs(f) or ():
                         cand.update(gate["pos"][k] for k in gate["set"].Match(text) or ())
+                for key in ev:
+                    lgate = lgates.get(key)
+                    if lgate is None:
+                        continue
+                    for text in view.lowers(key) or ():
+                        if text:
+                            for k in lgate["scan"](text.encode("utf-8", "surrogatepass")):
+                                cand.update(lgate["keys"][k])
                 if not cand:
                     continue
                 for pos in sorted(cand):
@@ -694,6 +720,54 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
                   {"dst_ip": "192.0.2.1", "url": 5}, {}, b"payload"]
         return {"X": None, "y": None, "X_test": X_test,
                 "params": {"rules": rules, "indicators": {"ip": ["10.0.0.0/8"], "domain": ["evil.example"]}}}
+
+
+def _necessary_literals(cond: Condition) -> list[tuple[str, str]] | None:
+    """``(field, lower-case literal)`` atoms, one of which must occur for ``cond`` to hold; None if unknown.
+
+    A string test (equals / contains / startswith / endswith, any case) on a
+    plain field needs one of its values as a substring; ``any`` needs one of
+    its children's atoms; ``all`` needs the atoms of its most selective child.
+    Negations, regexes and other tests give no guarantee.
+    """
+    from .rules import AllOf, AnyOf, Field
+
+    if isinstance(cond, Field):
+        if cond.op not in ("equals", "in", "contains", "startswith", "endswith") or cond.field == "*" \
+                or "." in cond.field or not cond.values:
+            return None
+        out = []
+        for v in cond.values:
+            if isinstance(v, bytes):
+                v = v.decode("utf-8", "backslashreplace")
+            elif isinstance(v, bool):
+                v = "true" if v else "false"
+            text = str(v).lower()
+            if not text or isinstance(v, float):
+                return None
+            out.append((cond.field, text))
+        return out
+    if isinstance(cond, AnyOf):
+        out = []
+        for a in cond.args:
+            sub = _necessary_literals(a)
+            if sub is None:
+                return None
+            out.extend(sub)
+        return out or None
+    if isinstance(cond, AllOf):
+        best = None
+        for a in cond.args:
+            sub = _necessary_literals(a)
+            if sub is not None and (best is None or _selectivity(sub) > _selectivity(best)):
+                best = sub
+        return best
+    return None
+
+
+def _selectivity(atoms: list[tuple[str, str]]) -> float:
+    # fewer and longer literals fire less often
+    return min(len(lit) for _, lit in atoms) / len(atoms)
 
 
 def _regex_gate(cond: Condition) -> tuple[str, list[str]] | None:
