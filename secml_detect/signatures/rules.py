@@ -474,7 +474,7 @@ def _compile_field(cond: Field) -> Evaluator:
             for other in others:
                 theirs = view.lowers(other) if cond.ignore_case else view.strs(other)
                 if theirs and set(mine) & set(theirs):
-                    return [(name, mine[0])]
+                    return [(name, view.strs(name)[0])]
             return None
 
         return fieldref
@@ -519,9 +519,9 @@ def _compile_field(cond: Field) -> Evaluator:
         wanted = frozenset(values)
 
         def equals(view):
-            for s in get(view) or ():
+            for k, s in enumerate(get(view) or ()):
                 if s in wanted:
-                    return [(name, s)]
+                    return [(name, view.strs(name)[k])]
             return None
 
         return equals
@@ -545,19 +545,19 @@ def _compile_field(cond: Field) -> Evaluator:
         if op == "contains":
 
             def contains(view):
-                for s in get(view) or ():
+                for k, s in enumerate(get(view) or ()):
                     for v in vals:
                         if v in s:
-                            return [(name, s)]
+                            return [(name, view.strs(name)[k])]
                 return None
 
             return contains
         method = str.startswith if op == "startswith" else str.endswith
 
         def affix(view):
-            for s in get(view) or ():
+            for k, s in enumerate(get(view) or ()):
                 if method(s, vals):
-                    return [(name, s)]
+                    return [(name, view.strs(name)[k])]
             return None
 
         return affix
@@ -568,19 +568,19 @@ def _compile_field(cond: Field) -> Evaluator:
             strs = get(view) or ()
             hit = None
             for t in tests:
-                found = next((s for s in strs if t(s)), None)
+                found = next((k for k, s in enumerate(strs) if t(s)), None)
                 if found is None:
                     return None
                 hit = found
-            return [(name, hit)] if hit is not None else None
+            return [(name, view.strs(name)[hit])] if hit is not None else None
 
         return all_match
 
     def any_match(view):
-        for s in get(view) or ():
+        for k, s in enumerate(get(view) or ()):
             for t in tests:
                 if t(s):
-                    return [(name, s)]
+                    return [(name, view.strs(name)[k])]
         return None
 
     return any_match
