@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation, handle_bad_items
@@ -333,6 +334,12 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
     """
 
     fallback_threat_score = 0.0
+    # The batch argument is called ``events``, not ``X``: tell scikit-learn it is
+    # not routed metadata (and route no sample weights to ClassifierMixin.score).
+    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
+    __metadata_request__fit = {"events": metadata_routing.UNUSED}
+    __metadata_request__predict = {"events": metadata_routing.UNUSED}
+    __metadata_request__predict_proba = {"events": metadata_routing.UNUSED}
 
     def __init__(self, rules=(), indicators=None, subdomains=True, on_bad_input="fallback") -> None:
         self.rules = rules
