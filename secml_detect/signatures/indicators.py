@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from .._kernels import ip as kip
+from .._kernels import patterns as kp
 from .._ragged import RaggedArray, to_ragged_bytes
 from ..exceptions import InvalidItemError
 
@@ -451,7 +452,6 @@ class HashIndex:
     """
 
     def __init__(self, digests: Iterable[str]) -> None:
-        from .._kernels import patterns as kp
 
         values = sorted({_normalize_hash(d) for d in digests})
         self.n_digests = len(values)
@@ -471,20 +471,23 @@ class HashIndex:
     def __len__(self) -> int:
         return self.n_digests
 
+    @staticmethod
+    def _keys(values: Sequence):
+
+        data = joined_lines(values)
+        if data is not None:
+            return kp.hex_keys_lines(data, len(values))
+        r = to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
+        return kp.hex_keys(r.data, r.offsets)
+
     def find(self, values: Sequence) -> list[str | None]:
         """The known (normalised) digest each query equals, or None."""
-        from .._kernels import patterns as kp
 
         n = len(values)
         out: list[str | None] = [None] * n
         if n == 0:
             return out
-        data = joined_lines(values)
-        if data is not None:
-            hi, lo, nd, valid = kp.hex_keys_lines(data, n)
-        else:
-            r = to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
-            hi, lo, nd, valid = kp.hex_keys(r.data, r.offsets)
+        hi, lo, nd, valid = self._keys(values)
         for n_digits, (s_hi, s_lo, jump, cands) in self.tables.items():
             if not s_hi.size:
                 continue
@@ -502,18 +505,12 @@ class HashIndex:
 
     def contains(self, values: Sequence) -> np.ndarray:
         """Boolean mask: is the query a known digest (fully vectorised for MD5 and 128-bit prefixes)."""
-        from .._kernels import patterns as kp
 
         n = len(values)
         out = np.zeros(n, dtype=bool)
         if n == 0:
             return out
-        data = joined_lines(values)
-        if data is not None:
-            hi, lo, nd, valid = kp.hex_keys_lines(data, n)
-        else:
-            r = to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
-            hi, lo, nd, valid = kp.hex_keys(r.data, r.offsets)
+        hi, lo, nd, valid = self._keys(values)
         for n_digits, (s_hi, s_lo, jump, _) in self.tables.items():
             if s_hi.size:
                 out |= kp.lookup_hex128(hi, lo, nd, valid, n_digits, s_hi, s_lo, jump) >= 0

@@ -12,7 +12,7 @@ from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation, handle_bad_items
-from ..exceptions import InvalidItemError, InvalidParameterError
+from ..exceptions import InvalidParameterError
 from .indicators import DEFAULT_FIELDS, INDICATOR_KINDS, IPRangeIndex, normalize_indicator, url_host
 from .rules import (
     SEVERITY_SCORES,
@@ -767,7 +767,7 @@ def _necessary_literals(cond: Condition) -> list[tuple[str, str]] | None:
     its children's atoms; ``all`` needs the atoms of its most selective child.
     Negations, regexes and other tests give no guarantee.
     """
-    from .rules import AllOf, AnyOf, Field
+    from .rules import AllOf, AnyOf, Field, value_text
 
     if isinstance(cond, Field):
         if cond.op not in ("equals", "in", "contains", "startswith", "endswith") or cond.field == "*" \
@@ -775,11 +775,7 @@ def _necessary_literals(cond: Condition) -> list[tuple[str, str]] | None:
             return None
         out = []
         for v in cond.values:
-            if isinstance(v, bytes):
-                v = v.decode("utf-8", "backslashreplace")
-            elif isinstance(v, bool):
-                v = "true" if v else "false"
-            text = str(v).lower()
+            text = value_text(v).lower()
             if not text or isinstance(v, float):
                 return None
             out.append((cond.field, text))
@@ -851,6 +847,3 @@ def _check_rule(rule: Rule) -> None:
     if not isinstance(rule.condition, Condition):
         raise InvalidParameterError(f"rule {rule.id!r}: condition must be a Condition, got {type(rule.condition).__name__}")
 
-
-def _is_item_error(exc: Exception) -> bool:  # pragma: no cover - helper for loaders
-    return isinstance(exc, InvalidItemError)

@@ -432,17 +432,17 @@ def compile_condition(cond: Condition) -> Evaluator:
     raise InvalidParameterError(f"not a condition: {cond!r:.80}")
 
 
+def value_text(v: Any) -> str:
+    """A rule value as the text it is compared with."""
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "backslashreplace")
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v if isinstance(v, str) else str(v)
+
+
 def _text_values(cond: Field) -> list[str]:
-    out = []
-    for v in cond.values:
-        if isinstance(v, bytes):
-            v = v.decode("utf-8", "backslashreplace")
-        elif isinstance(v, bool):
-            v = "true" if v else "false"
-        elif not isinstance(v, str):
-            v = str(v)
-        out.append(v.lower() if cond.ignore_case else v)
-    return out
+    return [value_text(v).lower() if cond.ignore_case else value_text(v) for v in cond.values]
 
 
 def _compile_field(cond: Field) -> Evaluator:

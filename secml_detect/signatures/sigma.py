@@ -50,7 +50,6 @@ def _imports():
 
 def _string_to_field(field: str, value, st, cased: bool) -> Field:
     parts = list(value.s)
-    Special = type(next((p for p in parts if not isinstance(p, str)), None))
     for p in parts:
         if not isinstance(p, str) and type(p).__name__ == "Placeholder":
             raise SigmaConversionError(f"placeholder %{p.name}% needs a processing pipeline")
@@ -73,7 +72,6 @@ def _string_to_field(field: str, value, st, cased: bool) -> Field:
                 return Field(field, "endswith", (text,), ignore_case=ignore_case)
             if trail:
                 return Field(field, "startswith", (text,), ignore_case=ignore_case)
-    del Special
     rx = []
     for p in parts:
         if isinstance(p, str):
