@@ -242,6 +242,9 @@ def ragged_from_strings(values: Sequence) -> RaggedArray:
 def parse_ipv4_strings(values: Sequence) -> tuple[np.ndarray, np.ndarray]:
     """``(uint32 addresses, valid)`` of a list of strings (the fastest route available)."""
     data = joined_lines(values)
+    if data is None and len(values):
+        data = joined_lines([v if isinstance(v, str) else v.decode("latin-1") if isinstance(v, bytes) else ""
+                             for v in values])  # missing cells, numbers, bytes
     if data is not None:
         return kip.parse_ipv4_lines(data, len(values))
     r = to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
@@ -346,14 +349,14 @@ class IPRangeIndex:
             j = self.v6_parent[j]
         return out
 
-    def matches(self, values: Sequence) -> list[list[tuple[int, bool]]]:
-        """Per query, ``(entry_id, is_cidr)`` of every containing entry, innermost first."""
+    def matches(self, values: Sequence) -> list[list[tuple[int, bool]] | None]:
+        """Per query, ``(entry_id, is_cidr)`` of every containing entry, innermost first (None: no entry)."""
         inner, valid = self.innermost_v4(values)
-        out: list[list[tuple[int, bool]]] = [[] for _ in range(len(values))]
+        out: list = [None] * len(values)
         hit = np.flatnonzero(inner >= 0)
         for i in hit.tolist():
             j = int(inner[i])
-            row = out[i]
+            row = out[i] = []
             while j >= 0:
                 cidr = self.v4_cidr[j]
                 row.extend((e, cidr) for e in self.v4_entries[j])
@@ -366,15 +369,17 @@ class IPRangeIndex:
             if ":" not in v and v.strip() == v:
                 continue
             for j, version in self._v6_chain(v):
+                row = out[i] if out[i] is not None else []
+                out[i] = row
                 if version == 4:
-                    out[i].extend((e, self.v4_cidr[j]) for e in self.v4_entries[j])
+                    row.extend((e, self.v4_cidr[j]) for e in self.v4_entries[j])
                 else:
-                    out[i].extend((e, self.v6_cidr[j]) for e in self.v6_entries[j])
+                    row.extend((e, self.v6_cidr[j]) for e in self.v6_entries[j])
         return out
 
     def lookup(self, values: Sequence) -> list[list[int]]:
         """Per query, the ids of every containing entry, innermost first."""
-        return [[e for e, _ in row] for row in self.matches(values)]
+        return [[e for e, _ in row] if row else [] for row in self.matches(values)]
 
     def contains(self, values: Sequence) -> np.ndarray:
         """Boolean mask: does any entry contain the query (IPv4 fast path)."""

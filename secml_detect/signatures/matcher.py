@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -571,6 +572,17 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
         return self._match(evs)
 
     def _match(self, evs: list) -> list[list[Hit]]:
+        # Building many small objects in one batch: pause the cyclic GC (it would
+        # rescan the large indexes again and again); nothing here makes cycles.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._match_batch(evs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _match_batch(self, evs: list) -> list[list[Hit]]:
         c = self._index()
         n = len(evs)
         found: list[list[tuple[int, str, Any, str]]] = [[] for _ in range(n)]
@@ -580,11 +592,15 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
         if ip is not None:
             for f in sorted(c.kind_fields.get("ip", ())):
                 col = [ev.get(f) for ev in evs]
+                if all(v is None for v in col):
+                    continue
                 rows = ip.matches(col)
                 for i, v in enumerate(col):
                     if isinstance(v, (list, tuple)):
-                        rows[i] = [m for item in v if isinstance(item, str) for m in ip.matches([item])[0]]
+                        rows[i] = [m for item in v if isinstance(item, str) for m in ip.matches([item])[0] or ()]
                 for i, row in enumerate(rows):
+                    if not row:
+                        continue
                     for eid, is_cidr in row:
                         pos = c.entry_rule[eid]
                         if pos not in removed and f in c.rule_fields[pos]:
@@ -592,6 +608,8 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
         for kind, index in c.kinds.items():
             for f in sorted(c.kind_fields.get(kind, ())):
                 col = [ev.get(f) for ev in evs]
+                if all(v is None for v in col):
+                    continue
                 for i, eids in enumerate(index.lookup_many(col, f)):
                     if eids is None:
                         continue
@@ -653,7 +671,7 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
                     if isinstance(v, (str, bytes, bytearray)) and v:
                         for name in compiled.scan(v):
                             found[i].append((pos, f, v, "yara:" + name))
-        return [self._to_hits(c, row) for row in found]
+        return [self._to_hits(c, row) if row else [] for row in found]
 
     @staticmethod
     def _to_hits(c: _Compiled, row) -> list[Hit]:
