@@ -274,3 +274,21 @@ def test_prefilters_do_not_change_results(conds, events):
     got = [sorted({h.rule_id for h in row}) for row in m.match(events)]
     ref = [sorted(r.id for r in rules if compile_condition(r.condition)(EventView(e)) is not None) for e in events]
     assert got == ref
+
+
+hosts = st.lists(st.text("abcXYZ019-", min_size=1, max_size=5).filter(lambda t: t[0] != "-" and t[-1] != "-"),
+                 min_size=1, max_size=3).map(".".join)
+paths = st.text("abc/~%2F7eE.-_", max_size=12)
+
+
+@given(st.sampled_from(["http", "HTTP", "https"]), hosts, st.sampled_from(["", ":80", ":443", ":8080"]), paths)
+def test_url_normalisation_is_idempotent_and_case_blind(scheme, host, port, path):
+    from secml_detect.signatures import normalize_url
+
+    url = f"{scheme}://{host}{port}/{path}"
+    norm = normalize_url(url)
+    assert normalize_url(norm) == norm
+    assert normalize_url(f"{scheme.upper()}://{host.upper()}{port}/{path}") == norm
+    assert norm.split("://")[0] == scheme.lower() and (host.lower() + "/") in norm + "/" or ":" in norm.split("://")[1]
+    m = SignatureMatcher(indicators={"url": [url]}).fit()
+    assert m.predict([{"url": f"{scheme.lower()}://{host.lower()}{port}/{path}#x"}]).tolist() == [1]
