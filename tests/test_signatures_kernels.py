@@ -85,9 +85,12 @@ def test_joined_lines_kernels_match_ragged(batch):
     assert r.data.tolist() == ref.data.tolist() and r.offsets.tolist() == ref.offsets.tolist()
     data = joined_lines(batch)
     if batch:
-        v1, ok1 = kip.parse_ipv4_lines(data, len(batch))
+        v1, ok1, whole = kip.parse_ipv4_lines(data, len(batch))
         v2, ok2 = kip.parse_ipv4(ref.data, ref.offsets)
-        assert ok1.tolist() == ok2.tolist() and (v1 == v2).all()
+        assert whole and ok1.tolist() == ok2.tolist() and (v1 == v2).all()
+        # an item holding a newline is detected, not mis-parsed
+        bad = joined_lines(batch + ["1.2.3.4\n5.6.7.8"], check=False)
+        assert not kip.parse_ipv4_lines(bad, len(batch) + 1)[2]
 
 
 hexes = st.tuples(st.sampled_from([32, 40, 64, 31, 33]), st.sampled_from(["", " ", "\t"]), st.data()).map(
@@ -109,4 +112,5 @@ def test_hex_keys_vs_reference(batch):
         from secml_detect.signatures.indicators import joined_lines
 
         got = kp.hex_keys_lines(joined_lines(batch), len(batch))
-        assert all((a == b).all() for a, b in zip(got, (hi, lo, nd, valid)))
+        assert got[4] and all((a == b).all() for a, b in zip(got[:4], (hi, lo, nd, valid)))
+        assert not kp.hex_keys_lines(joined_lines(batch + ["a\nb"], check=False), len(batch) + 1)[4]

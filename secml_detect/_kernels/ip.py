@@ -287,7 +287,9 @@ def split_lines(data, n_items):
 def parse_ipv4_lines(data, n_items):
     """:func:`parse_ipv4` over ``n_items`` items joined by ``\\n``, in one pass (no ragged copy).
 
-    The caller guarantees that no item contains ``\\n``.
+    Returns ``values, valid, ok``; ``ok`` is False when the buffer does not
+    hold exactly ``n_items`` lines (an item contained ``\\n``), and then the
+    results must be discarded.
     """
     values = np.zeros(n_items, dtype=np.uint32)
     valid = np.zeros(n_items, dtype=np.bool_)
@@ -326,4 +328,4 @@ def parse_ipv4_lines(data, n_items):
             values[i] = np.uint32((value << np.uint32(8)) | np.uint32(octet))
             valid[i] = True
         k += 1
-    return values, valid
+    return values, valid, n_items == 0 or k == m + 1

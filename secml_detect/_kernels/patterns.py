@@ -79,7 +79,11 @@ def hex_keys(data, offsets):
 
 @njit
 def hex_keys_lines(data, n_items):
-    """:func:`hex_keys` over ``n_items`` items joined by ``\\n``."""
+    """:func:`hex_keys` over ``n_items`` items joined by ``\\n``.
+
+    Also returns ``ok``: False when the buffer does not hold exactly
+    ``n_items`` lines (then the results must be discarded).
+    """
     hi = np.zeros(n_items, dtype=np.uint64)
     lo = np.zeros(n_items, dtype=np.uint64)
     nd = np.zeros(n_items, dtype=np.int64)
@@ -97,7 +101,7 @@ def hex_keys_lines(data, n_items):
             nd[i] = d
             valid[i] = True
         start = stop + 1
-    return hi, lo, nd, valid
+    return hi, lo, nd, valid, n_items == 0 or start == m + 1
 
 
 def jump_table_hi16(sorted_hi: np.ndarray) -> np.ndarray:

@@ -214,15 +214,19 @@ def normalize_indicator(kind: str, value, *, where: str | None = None):
         raise InvalidItemError(None, f"{where + ': ' if where else ''}{exc}", value) from None
 
 
-def joined_lines(values: Sequence) -> np.ndarray | None:
-    """UTF-8 bytes of ``values`` joined by ``\\n`` when every item is a ``str`` without newline, else None."""
+def joined_lines(values: Sequence, *, check: bool = True) -> np.ndarray | None:
+    """UTF-8 bytes of ``values`` joined by ``\\n`` when every item is a ``str``, else None.
+
+    With ``check=True`` it is also None when an item contains a newline; the
+    ``*_lines`` kernels check that themselves, so callers of those pass False.
+    """
     if not len(values):
         return None
     try:
         joined = "\n".join(values)
     except TypeError:
         return None
-    if joined.count("\n") != len(values) - 1:
+    if check and joined.count("\n") != len(values) - 1:
         return None
     return np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
 
@@ -241,12 +245,14 @@ def ragged_from_strings(values: Sequence) -> RaggedArray:
 
 def parse_ipv4_strings(values: Sequence) -> tuple[np.ndarray, np.ndarray]:
     """``(uint32 addresses, valid)`` of a list of strings (the fastest route available)."""
-    data = joined_lines(values)
+    data = joined_lines(values, check=False)
     if data is None and len(values):
         data = joined_lines([v if isinstance(v, str) else v.decode("latin-1") if isinstance(v, bytes) else ""
-                             for v in values])  # missing cells, numbers, bytes
+                             for v in values], check=False)  # missing cells, numbers, bytes
     if data is not None:
-        return kip.parse_ipv4_lines(data, len(values))
+        addresses, valid, ok = kip.parse_ipv4_lines(data, len(values))
+        if ok:
+            return addresses, valid
     r = to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
     return kip.parse_ipv4(r.data, r.offsets)
 
@@ -479,9 +485,11 @@ class HashIndex:
     @staticmethod
     def _keys(values: Sequence):
 
-        data = joined_lines(values)
+        data = joined_lines(values, check=False)
         if data is not None:
-            return kp.hex_keys_lines(data, len(values))
+            hi, lo, nd, valid, ok = kp.hex_keys_lines(data, len(values))
+            if ok:
+                return hi, lo, nd, valid
         r = to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
         return kp.hex_keys(r.data, r.offsets)
 
