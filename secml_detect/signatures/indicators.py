@@ -29,6 +29,7 @@ import ipaddress
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -460,23 +461,28 @@ class HashIndex:
     >>> idx = HashIndex(["d41d8cd98f00b204e9800998ecf8427e"])
     >>> idx.contains(["D41D8CD98F00B204E9800998ECF8427E", "0" * 32, None]).tolist()
     [True, False, False]
+    >>> HashIndex(["d41d8cd98f00b204e9800998ecf8427e"], payloads=["empty file"]).find([" D41D8CD98F00B204E9800998ECF8427E"])
+    ['empty file']
     """
 
-    def __init__(self, digests: Iterable[str]) -> None:
-
-        values = sorted({_normalize_hash(d) for d in digests})
-        self.n_digests = len(values)
+    def __init__(self, digests: Iterable[str], payloads: Sequence | None = None) -> None:
+        digests = list(digests)
+        payloads = digests if payloads is None else list(payloads)
+        by_digest: dict[str, Any] = {}
+        for d, pl in zip(digests, payloads):
+            by_digest.setdefault(_normalize_hash(d), pl)
+        self.n_digests = len(by_digest)
         self.tables = {}
         for n_digits in (32, 40, 64):
-            keys: dict[tuple[int, int], list[str]] = {}
-            for v in values:
+            keys: dict[tuple[int, int], list[tuple[str, Any]]] = {}
+            for v, pl in by_digest.items():
                 if len(v) == n_digits:
-                    keys.setdefault((int(v[:16], 16), int(v[16:32], 16)), []).append(v)
+                    keys.setdefault((int(v[:16], 16), int(v[16:32], 16)), []).append((v, pl))
             ks = sorted(keys)
             s_hi = np.array([k[0] for k in ks], dtype=np.uint64)
             s_lo = np.array([k[1] for k in ks], dtype=np.uint64)
-            # MD5s are their own key: no string kept (the digest is rebuilt from the key).
-            cands = None if n_digits == 32 else [keys[k] for k in ks]
+            # An MD5 is its own key: one payload per key; longer digests keep (digest, payload) to confirm.
+            cands = [keys[k][0][1] for k in ks] if n_digits == 32 else [keys[k] for k in ks]
             self.tables[n_digits] = (s_hi, s_lo, kp.jump_table_hi16(s_hi), cands)
 
     def __len__(self) -> int:
@@ -493,11 +499,10 @@ class HashIndex:
         r = to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
         return kp.hex_keys(r.data, r.offsets)
 
-    def find(self, values: Sequence) -> list[str | None]:
-        """The known (normalised) digest each query equals, or None."""
-
+    def find(self, values: Sequence) -> list:
+        """Per query, the payload of the digest it equals (by default the normalised digest), or None."""
         n = len(values)
-        out: list[str | None] = [None] * n
+        out: list = [None] * n
         if n == 0:
             return out
         hi, lo, nd, valid = self._keys(values)
@@ -505,15 +510,17 @@ class HashIndex:
             if not s_hi.size:
                 continue
             pos = kp.lookup_hex128(hi, lo, nd, valid, n_digits, s_hi, s_lo, jump)
-            for i in np.flatnonzero(pos >= 0).tolist():
-                p = pos[i]
-                if n_digits == 32:
-                    out[i] = f"{int(s_hi[p]):016x}{int(s_lo[p]):016x}"
-                else:
-                    v = values[i]
-                    text = (v.decode("ascii", "replace") if isinstance(v, bytes) else v).strip().lower()
-                    if text in cands[p]:
-                        out[i] = text
+            hits = np.flatnonzero(pos >= 0)
+            if n_digits == 32:
+                for i, p in zip(hits.tolist(), pos[hits].tolist()):
+                    out[i] = cands[p]
+                continue
+            for i, p in zip(hits.tolist(), pos[hits].tolist()):
+                v = values[i]
+                text = (v.decode("ascii", "replace") if isinstance(v, bytes) else v).strip().lower()
+                for digest, pl in cands[p]:
+                    if digest == text:
+                        out[i] = pl
         return out
 
     def contains(self, values: Sequence) -> np.ndarray:

@@ -172,11 +172,8 @@ class _KindIndex:
         if n == 0 or not self.exact:
             return out
         if self._hex is None:
-            self._hex = HashIndex(self.exact)
-        exact = self.exact
-        for i, digest in enumerate(self._hex.find(column)):
-            if digest is not None:
-                out[i] = exact[digest]
+            self._hex = HashIndex(list(self.exact), payloads=list(self.exact.values()))
+        out = self._hex.find(column)
         for i, v in enumerate(column):
             if isinstance(v, (list, tuple)):
                 r = self._lookup_any(v, field)
