@@ -10,8 +10,10 @@ defined as empty strings.
 
 Events: 20,000 synthetic Windows process-creation events (seed 0; fields
 Image, CommandLine, ParentImage, OriginalFileName, User, CurrentDirectory,
-IntegrityLevel) built from common benign binaries, 2% of them carrying a
-command-line fragment taken from a loaded rule so that rules fire. No Python
+IntegrityLevel, and ``logsource`` = process_creation/windows so that rules of
+other log sources are skipped) built from six common benign command lines, 2%
+of them carrying a command-line fragment taken from a loaded rule so that
+rules fire. No Python
 Sigma evaluator exists to compare with (pySigma converts rules to backend
 queries, it does not evaluate events), so events/s is reported on its own.
 """
@@ -77,7 +79,8 @@ def main() -> None:
             cmd = f"{cmd} {rng.choice(frags)}"
         events.append({"Image": image, "CommandLine": cmd, "ParentImage": parent,
                        "OriginalFileName": image.rsplit("\\", 1)[-1], "User": "CORP\\bob",
-                       "CurrentDirectory": "C:\\Users\\bob\\", "IntegrityLevel": "Medium"})
+                       "CurrentDirectory": "C:\\Users\\bob\\", "IntegrityLevel": "Medium",
+                       "logsource": {"category": "process_creation", "product": "windows"}})
     m.match(events[:50])
     t0 = time.perf_counter()
     hits = m.match(events)

@@ -133,3 +133,14 @@ def test_sigmahq_sample_coverage(shared_dataset):
     m = SignatureMatcher(rules=rules).fit()
     scores = m.threat_score([{"Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd /c whoami"}, {}])
     assert scores.shape == (2,) and scores[1] == 0.0
+
+
+def test_event_logsource_restricts_sigma_rules():
+    rules, _ = sigma_rule_from_yaml(rule("sel: {Image|endswith: '\\\\notepad.exe'}\ncondition: sel"))
+    m = SignatureMatcher(rules=rules).fit()
+    ev = {"Image": "C:\\Windows\\notepad.exe"}
+    assert m.predict([ev,
+                      {**ev, "logsource": {"category": "process_creation", "product": "windows"}},
+                      {**ev, "logsource": {"product": "windows"}},
+                      {**ev, "logsource": {"category": "network_connection", "product": "windows"}},
+                      {**ev, "logsource": {"category": "process_creation", "product": "linux"}}]).tolist() == [1, 1, 1, 0, 0]

@@ -272,6 +272,7 @@ class _Compiled:
         self.removed: set[int] = set()
         # field -> {"patterns": [...], "pos": [...], "set": compiled RE2 set or None}
         self.regex_gates: dict[str, dict] = {}
+        self.rule_logsource: dict[int, tuple] = {}
         # field -> {"literals": {lower-case literal: [rule positions]}, "scan": engine or None}
         self.literal_gates: dict[str, dict] = {}
 
@@ -315,6 +316,18 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
 
     Notes
     -----
+    Sigma rules (and any rule whose ``provenance`` holds a ``logsource``
+    mapping) are only tried on events that carry at least one field they
+    name; an event may also carry ``"logsource": {"category": ...,
+    "product": ..., "service": ...}``, and then a rule whose log source names
+    a different category, product or service is skipped.
+
+    Run-time additions (:meth:`add_indicators`, :meth:`add_rule`,
+    :meth:`remove_rule`) change the fitted state only: they are saved with
+    the model, while ``fit`` and :func:`sklearn.base.clone` start again from
+    the parameters. Adding updates only the index of the kind concerned
+    (dict inserts; the IP forest and literal automata are rebuilt on next use).
+
     ``threat_score`` is the severity score of the most severe rule that
     fired (:data:`~secml_detect.signatures.rules.SEVERITY_SCORES`:
     informational 0.1, low 0.3, medium 0.6, high 0.85, critical 1.0), and
@@ -433,6 +446,9 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
             return
         evaluator = compile_condition(cond)
         c.evaluators[pos] = evaluator
+        ls = (rule.provenance or {}).get("logsource") if isinstance(rule.provenance, Mapping) else None
+        if isinstance(ls, Mapping) and ls:
+            c.rule_logsource[pos] = _logsource_key(ls)
         # A rule that can fire on an event without its fields is tried on every
         # event; Sigma rules only on events that carry a field they name (a
         # process-creation rule says nothing about a proxy log line).
@@ -617,6 +633,7 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
         # Field rules (Sigma included), only those that can concern the event's fields.
         if c.evaluators:
             by_field, always, evaluators = c.by_field, c.always, c.evaluators
+            rule_ls = c.rule_logsource
             gates = c.regex_gates
             for gate in gates.values():
                 if gate["set"] is None:
@@ -648,9 +665,13 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
                                 cand.update(lgate["keys"][k])
                 if not cand:
                     continue
+                ls = ev.get("logsource")
+                ls = _logsource_key(ls) if isinstance(ls, Mapping) else None
                 for pos in sorted(cand):
                     fn = evaluators.get(pos)
                     if fn is None:
+                        continue
+                    if ls is not None and pos in rule_ls and not _logsource_fits(rule_ls[pos], ls):
                         continue
                     ev_list = fn(view)
                     if ev_list is None:
@@ -772,6 +793,16 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
                   {"dst_ip": "192.0.2.1", "url": 5}, {}, b"payload"]
         return {"X": None, "y": None, "X_test": X_test,
                 "params": {"rules": rules, "indicators": {"ip": ["10.0.0.0/8"], "domain": ["evil.example"]}}}
+
+
+def _logsource_key(ls: Mapping) -> tuple:
+    return tuple(str(ls.get(k)).lower() if ls.get(k) not in (None, "") else None
+                 for k in ("category", "product", "service"))
+
+
+def _logsource_fits(rule_ls: tuple, event_ls: tuple) -> bool:
+    """A rule's log source fits an event's when no part both name differs."""
+    return all(r is None or e is None or r == e for r, e in zip(rule_ls, event_ls))
 
 
 def _necessary_literals(cond: Condition) -> list[tuple[str, str]] | None:
