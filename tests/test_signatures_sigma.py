@@ -144,3 +144,10 @@ def test_event_logsource_restricts_sigma_rules():
                       {**ev, "logsource": {"product": "windows"}},
                       {**ev, "logsource": {"category": "network_connection", "product": "windows"}},
                       {**ev, "logsource": {"category": "process_creation", "product": "linux"}}]).tolist() == [1, 1, 1, 0, 0]
+
+
+def test_field_map_renames_sigma_fields(tmp_path):
+    (tmp_path / "r.yml").write_text(rule("sel: {Image|endswith: '\\\\whoami.exe', CommandLine|contains: '/all'}\ncondition: sel"))
+    m = SignatureMatcher(rules=[str(tmp_path / "r.yml")], field_map={"Image": "process", "CommandLine": "cmdline"}).fit()
+    assert m.predict([{"process": "c:\\x\\whoami.exe", "cmdline": "whoami /all"},
+                      {"Image": "c:\\x\\whoami.exe", "CommandLine": "whoami /all"}]).tolist() == [1, 0]

@@ -299,6 +299,9 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
         (severity ``"high"``) over the kind's default fields.
     subdomains : bool, default=True
         Domain indicators given through ``indicators`` also match subdomains.
+    field_map : dict, optional
+        Renames the fields of Sigma rules loaded from paths to the event's
+        own names, e.g. ``{"Image": "process", "CommandLine": "cmdline"}``.
     on_bad_input : {"fallback", "raise"}, default="fallback"
         Items that are not mappings (nor ``str``/``bytes``) match nothing
         and get ``threat_score`` **0.0** (no rule can fire on them) with a
@@ -352,10 +355,11 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
     __metadata_request__predict = {"events": metadata_routing.UNUSED}
     __metadata_request__predict_proba = {"events": metadata_routing.UNUSED}
 
-    def __init__(self, rules=(), indicators=None, subdomains=True, on_bad_input="fallback") -> None:
+    def __init__(self, rules=(), indicators=None, subdomains=True, field_map=None, on_bad_input="fallback") -> None:
         self.rules = rules
         self.indicators = indicators
         self.subdomains = subdomains
+        self.field_map = field_map
         self.on_bad_input = on_bad_input
 
     # ------------------------------------------------------------------ fit
@@ -372,7 +376,7 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
             elif isinstance(item, Mapping):
                 rules.append(Rule.from_dict(item))
             elif isinstance(item, (str, Path)):
-                loaded, errs = load_rule_source(item)
+                loaded, errs = load_rule_source(item, field_map=self.field_map)
                 rules.extend(loaded)
                 errors.extend(errs)
             else:
