@@ -49,3 +49,11 @@ def containing_networks(address: str, networks: list[str]) -> set[str]:
         if n.version == ip.version and ip in n:
             out.add(net)
     return out
+
+
+def hex_key(item: bytes) -> tuple[int, int, int] | None:
+    """(hi, lo, n_digits) of a hex digest item, ignoring surrounding ASCII blanks; None when invalid."""
+    text = item.strip(b" \t\r\x0b\x0c")
+    if len(text) not in (32, 40, 64) or not all(c in b"0123456789abcdefABCDEF" for c in text):
+        return None
+    return int(text[:16], 16), int(text[16:32], 16), len(text)

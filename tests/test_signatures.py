@@ -232,3 +232,63 @@ def test_regex_is_linear_time():
         warnings.simplefilter("ignore")
         m.predict([{"q": "a" * 5000 + "!"}])
     assert time.perf_counter() - start < 5
+
+
+digests = st.one_of(*(st.text("0123456789abcdef", min_size=n, max_size=n) for n in (32, 40, 64)))
+
+
+@given(st.lists(digests, min_size=1, max_size=15, unique=True), st.lists(digests, max_size=15))
+def test_all_digest_lengths_vs_set(known, queries):
+    m = SignatureMatcher(indicators={"hash": known}).fit()
+    # same 128-bit prefix, different tail: must not match
+    queries = queries + [k.upper() for k in known] + [f" {k}\t" for k in known] + [k[:-1] + ("0" if k[-1] != "0" else "1") for k in known]
+    expected = [int(q.strip().lower() in set(known)) for q in queries]
+    assert m.predict([{"sha256": q} for q in queries]).tolist() == expected
+    assert m.predict([{"sha256": q} for q in queries] + [{"sha256": None}]).tolist() == expected + [0]  # slow path
+
+
+# --- the prefilters (literal and regex gates) never change which rules fire --------------------
+from secml_detect.signatures.rules import AllOf, AnyOf, EventView, Not, compile_condition  # noqa: E402
+
+small_text = st.text("aAbB.\\", max_size=4)
+leaf = st.builds(
+    lambda f, op, vals, ic: Field(f, op, tuple(vals), ignore_case=ic),
+    st.sampled_from(["x", "y"]),
+    st.sampled_from(["equals", "contains", "startswith", "endswith", "regex"]),
+    st.lists(small_text.map(lambda t: t.replace("\\", "\\\\").replace(".", "\\.") ), min_size=1, max_size=3),
+    st.booleans(),
+)
+conditions = st.recursive(leaf, lambda children: st.one_of(
+    st.lists(children, min_size=1, max_size=3).map(lambda a: AllOf(tuple(a))),
+    st.lists(children, min_size=1, max_size=3).map(lambda a: AnyOf(tuple(a))),
+    children.map(Not)), max_leaves=5)
+events_st = st.lists(st.dictionaries(st.sampled_from(["x", "y", "z"]),
+                                     st.one_of(small_text, st.integers(0, 3), st.lists(small_text, max_size=2)),
+                                     max_size=3), max_size=6)
+
+
+@given(st.lists(conditions, min_size=1, max_size=6), events_st)
+def test_prefilters_do_not_change_results(conds, events):
+    rules = [Rule(f"r{i}", c) for i, c in enumerate(conds)]
+    m = SignatureMatcher(rules=rules).fit()
+    got = [sorted({h.rule_id for h in row}) for row in m.match(events)]
+    ref = [sorted(r.id for r in rules if compile_condition(r.condition)(EventView(e)) is not None) for e in events]
+    assert got == ref
+
+
+hosts = st.lists(st.text("abcXYZ019-", min_size=1, max_size=5).filter(lambda t: t[0] != "-" and t[-1] != "-"),
+                 min_size=1, max_size=3).map(".".join)
+paths = st.text("abc/~%2F7eE.-_", max_size=12)
+
+
+@given(st.sampled_from(["http", "HTTP", "https"]), hosts, st.sampled_from(["", ":80", ":443", ":8080"]), paths)
+def test_url_normalisation_is_idempotent_and_case_blind(scheme, host, port, path):
+    from secml_detect.signatures import normalize_url
+
+    url = f"{scheme}://{host}{port}/{path}"
+    norm = normalize_url(url)
+    assert normalize_url(norm) == norm
+    assert normalize_url(f"{scheme.upper()}://{host.upper()}{port}/{path}") == norm
+    assert norm.split("://")[0] == scheme.lower() and (host.lower() + "/") in norm + "/" or ":" in norm.split("://")[1]
+    m = SignatureMatcher(indicators={"url": [url]}).fit()
+    assert m.predict([{"url": f"{scheme.lower()}://{host.lower()}{port}/{path}#x"}]).tolist() == [1]

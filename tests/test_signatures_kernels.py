@@ -70,3 +70,47 @@ def test_prefix_forest_matches_ipaddress(networks, queries, data):
             got.add(networks[order[j]])
             j = parent[j]
         assert got == naive.containing_networks(str(ipaddress.IPv4Address(qi)), networks)
+
+
+lines = st.lists(st.one_of(items, st.text(max_size=10)).map(lambda x: x if isinstance(x, str) else x.decode("latin-1")).filter(
+    lambda s: "\n" not in s), max_size=20)
+
+
+@given(lines)
+def test_joined_lines_kernels_match_ragged(batch):
+    from secml_detect.signatures.indicators import joined_lines, ragged_from_strings
+
+    ref = to_ragged_bytes(batch)
+    r = ragged_from_strings(batch)
+    assert r.data.tolist() == ref.data.tolist() and r.offsets.tolist() == ref.offsets.tolist()
+    data = joined_lines(batch)
+    if batch:
+        v1, ok1, whole = kip.parse_ipv4_lines(data, len(batch))
+        v2, ok2 = kip.parse_ipv4(ref.data, ref.offsets)
+        assert whole and ok1.tolist() == ok2.tolist() and (v1 == v2).all()
+        # an item holding a newline is detected, not mis-parsed
+        bad = joined_lines(batch + ["1.2.3.4\n5.6.7.8"], check=False)
+        assert not kip.parse_ipv4_lines(bad, len(batch) + 1)[2]
+
+
+hexes = st.tuples(st.sampled_from([32, 40, 64, 31, 33]), st.sampled_from(["", " ", "\t"]), st.data()).map(
+    lambda t: t[1] + t[2].draw(st.text("0123456789abcdefABCDEF", min_size=t[0], max_size=t[0])) + t[1])
+
+
+@given(st.lists(st.one_of(hexes, st.text(max_size=70)), max_size=20))
+def test_hex_keys_vs_reference(batch):
+    from secml_detect._kernels import patterns as kp
+
+    r = to_ragged_bytes(batch)
+    hi, lo, nd, valid = kp.hex_keys(r.data, r.offsets)
+    for i, item in enumerate(batch):
+        ref = naive.hex_key(item.encode("utf-8", "surrogatepass"))
+        assert bool(valid[i]) == (ref is not None)
+        if ref is not None:
+            assert (int(hi[i]), int(lo[i]), int(nd[i])) == ref
+    if batch and all("\n" not in b for b in batch):
+        from secml_detect.signatures.indicators import joined_lines
+
+        got = kp.hex_keys_lines(joined_lines(batch), len(batch))
+        assert got[4] and all((a == b).all() for a, b in zip(got[:4], (hi, lo, nd, valid)))
+        assert not kp.hex_keys_lines(joined_lines(batch + ["a\nb"], check=False), len(batch) + 1)[4]

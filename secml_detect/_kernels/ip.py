@@ -257,3 +257,75 @@ def format_ipv4(value: int) -> str:
     """Dotted quad of a ``uint32`` address."""
     v = int(value)
     return f"{v >> 24 & 255}.{v >> 16 & 255}.{v >> 8 & 255}.{v & 255}"
+
+
+@njit
+def split_lines(data, n_items):
+    """Split a ``\\n``-joined buffer of ``n_items`` items into a ragged batch (separators dropped).
+
+    Returns ``(flat, offsets)``: the items' bytes and ``int64`` offsets of
+    length ``n_items + 1``. The caller guarantees exactly ``n_items - 1``
+    separators.
+    """
+    flat = np.empty(data.shape[0] - max(n_items - 1, 0), dtype=np.uint8)
+    offsets = np.zeros(n_items + 1, dtype=np.int64)
+    j = 0
+    item = 0
+    for k in range(data.shape[0]):
+        b = data[k]
+        if b == 10:
+            item += 1
+            offsets[item] = j
+        else:
+            flat[j] = b
+            j += 1
+    offsets[n_items] = j
+    return flat, offsets
+
+
+@njit
+def parse_ipv4_lines(data, n_items):
+    """:func:`parse_ipv4` over ``n_items`` items joined by ``\\n``, in one pass (no ragged copy).
+
+    Returns ``values, valid, ok``; ``ok`` is False when the buffer does not
+    hold exactly ``n_items`` lines (an item contained ``\\n``), and then the
+    results must be discarded.
+    """
+    values = np.zeros(n_items, dtype=np.uint32)
+    valid = np.zeros(n_items, dtype=np.bool_)
+    m = data.shape[0]
+    k = 0
+    for i in range(n_items):
+        value = np.uint32(0)
+        part = 0
+        ndig = 0
+        octet = 0
+        first_zero = False
+        ok = True
+        while k < m:
+            b = data[k]
+            if b == 10:
+                break
+            if ok:
+                if 48 <= b <= 57:
+                    if ndig == 0:
+                        first_zero = b == 48
+                    elif first_zero:
+                        ok = False
+                    octet = octet * 10 + (b - 48)
+                    ndig += 1
+                    if ndig > 3 or octet > 255:
+                        ok = False
+                elif b == 46 and ndig > 0 and part < 3:
+                    value = np.uint32((value << np.uint32(8)) | np.uint32(octet))
+                    part += 1
+                    ndig = 0
+                    octet = 0
+                else:
+                    ok = False
+            k += 1
+        if ok and part == 3 and ndig > 0:
+            values[i] = np.uint32((value << np.uint32(8)) | np.uint32(octet))
+            valid[i] = True
+        k += 1
+    return values, valid, n_items == 0 or k == m + 1

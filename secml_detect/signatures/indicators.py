@@ -29,12 +29,14 @@ import ipaddress
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
 from .._kernels import ip as kip
-from .._ragged import to_ragged_bytes
+from .._kernels import patterns as kp
+from .._ragged import RaggedArray, to_ragged_bytes
 from ..exceptions import InvalidItemError
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "normalize_domain",
     "url_host",
     "IPRangeIndex",
+    "HashIndex",
     "ragged_from_strings",
 ]
 
@@ -212,33 +215,47 @@ def normalize_indicator(kind: str, value, *, where: str | None = None):
         raise InvalidItemError(None, f"{where + ': ' if where else ''}{exc}", value) from None
 
 
-def ragged_from_strings(values: Sequence) -> "object":
+def joined_lines(values: Sequence, *, check: bool = True) -> np.ndarray | None:
+    """UTF-8 bytes of ``values`` joined by ``\\n`` when every item is a ``str``, else None.
+
+    With ``check=True`` it is also None when an item contains a newline; the
+    ``*_lines`` kernels check that themselves, so callers of those pass False.
+    """
+    if not len(values):
+        return None
+    try:
+        joined = "\n".join(values)
+    except TypeError:
+        return None
+    if check and joined.count("\n") != len(values) - 1:
+        return None
+    return np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+
+
+def ragged_from_strings(values: Sequence) -> RaggedArray:
     """A ragged ``uint8`` batch of strings, fast when every item is a ``str`` without newline.
 
     Items that are not ``str``/``bytes`` become empty and flagged ``missing``.
     """
-    if values and all(type(v) is str for v in values):
-        joined = "\n".join(values)
-        if joined.count("\n") == len(values) - 1:
-            data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-            cuts = np.flatnonzero(data == 10)
-            offsets = np.empty(len(values) + 1, dtype=np.int64)
-            offsets[0] = 0
-            offsets[-1] = data.size
-            offsets[1:-1] = cuts
-            starts = offsets.copy()
-            starts[1:-1] += 1
-            # Items are data[starts[i]:offsets[i+1]]: drop the separators.
-            keep = np.ones(data.size, dtype=bool)
-            keep[cuts] = False
-            flat = data[keep]
-            lengths = offsets[1:] - starts[:-1]
-            off = np.zeros(len(values) + 1, dtype=np.int64)
-            np.cumsum(lengths, out=off[1:])
-            from .._ragged import RaggedArray
-
-            return RaggedArray(flat, off, np.zeros(len(values), dtype=bool))
+    data = joined_lines(values)
+    if data is not None:
+        flat, offsets = kip.split_lines(data, len(values))
+        return RaggedArray(flat, offsets, np.zeros(len(values), dtype=bool))
     return to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
+
+
+def parse_ipv4_strings(values: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """``(uint32 addresses, valid)`` of a list of strings (the fastest route available)."""
+    data = joined_lines(values, check=False)
+    if data is None and len(values):
+        data = joined_lines([v if isinstance(v, str) else v.decode("latin-1") if isinstance(v, bytes) else ""
+                             for v in values], check=False)  # missing cells, numbers, bytes
+    if data is not None:
+        addresses, valid, ok = kip.parse_ipv4_lines(data, len(values))
+        if ok:
+            return addresses, valid
+    r = to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
+    return kip.parse_ipv4(r.data, r.offsets)
 
 
 class IPRangeIndex:
@@ -256,27 +273,40 @@ class IPRangeIndex:
     """
 
     def __init__(self, values: Iterable[str], entry_ids: Iterable[int] | None = None) -> None:
-        values = list(values)
-        ids = list(range(len(values))) if entry_ids is None else list(entry_ids)
-        v4: dict[tuple[int, int], list[int]] = {}
+        values = [str(v).strip() for v in values]
+        ids = np.arange(len(values), dtype=np.int64) if entry_ids is None else np.asarray(list(entry_ids), dtype=np.int64)
+        r = ragged_from_strings(values)
+        addr, plen, ok = kip.parse_ipv4_cidr(r.data, r.offsets)
         v6: dict[tuple[int, int], list[int]] = {}
-        for value, eid in zip(values, ids):
-            net = ipaddress.ip_network(value, strict=False)
-            key = (int(net.network_address), int(net.broadcast_address))
-            (v4 if net.version == 4 else v6).setdefault(key, []).append(int(eid))
-        self._build_v4(v4)
+        for k in np.flatnonzero(~ok).tolist():  # IPv6, or IPv4 forms the strict parser refuses
+            net = ipaddress.ip_network(values[k], strict=False)
+            if net.version == 4:
+                addr[k], plen[k], ok[k] = int(net.network_address), net.prefixlen, True
+            else:
+                v6.setdefault((int(net.network_address), int(net.broadcast_address)), []).append(int(ids[k]))
+        mask = kip.prefix_mask(plen[ok])
+        starts = addr[ok] & mask
+        ends = starts | ~mask
+        self._build_v4(starts, ends, ids[ok])
         self._build_v6(v6)
 
-    def _build_v4(self, groups: dict) -> None:
-        keys = list(groups)
-        starts = np.array([k[0] for k in keys], dtype=np.uint32)
-        ends = np.array([k[1] for k in keys], dtype=np.uint32)
-        order, parent = kip.build_prefix_forest(starts, ends)
-        self.v4_starts = starts[order]
-        self.v4_ends = ends[order]
+    def _build_v4(self, starts: np.ndarray, ends: np.ndarray, ids: np.ndarray) -> None:
+        key = (starts.astype(np.uint64) << np.uint64(32)) | ends.astype(np.uint64)
+        uniq, inverse = np.unique(key, return_inverse=True)
+        u_starts = (uniq >> np.uint64(32)).astype(np.uint32)
+        u_ends = (uniq & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        order, parent = kip.build_prefix_forest(u_starts, u_ends)
+        self.v4_starts = u_starts[order]
+        self.v4_ends = u_ends[order]
         self.v4_parent = parent
-        self.v4_entries = [groups[keys[j]] for j in order]
-        self.v4_cidr = [keys[j][0] != keys[j][1] for j in order]
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        pos = rank[inverse]
+        by_pos = np.argsort(pos, kind="stable")
+        bounds = np.searchsorted(pos[by_pos], np.arange(order.size + 1))
+        sorted_ids = ids[by_pos].tolist()
+        self.v4_entries = [sorted_ids[bounds[j]:bounds[j + 1]] for j in range(order.size)]
+        self.v4_cidr = (self.v4_starts != self.v4_ends).tolist()
         self.v4_jump = kip.jump_table_16(self.v4_starts)
 
     def _build_v6(self, groups: dict) -> None:
@@ -297,10 +327,11 @@ class IPRangeIndex:
     def __len__(self) -> int:
         return len(self.v4_starts) + len(self.v6_starts)
 
-    def innermost_v4(self, ragged) -> np.ndarray:
+    def innermost_v4(self, values: Sequence) -> tuple[np.ndarray, np.ndarray]:
         """Innermost containing v4 range (sorted position) per item, or -1; plus parse validity."""
-        values, valid = kip.parse_ipv4(ragged.data, ragged.offsets)
-        return kip.lookup_prefix_forest_jump(values, valid, self.v4_starts, self.v4_ends, self.v4_parent, self.v4_jump), valid
+        addresses, valid = parse_ipv4_strings(values)
+        return kip.lookup_prefix_forest_jump(addresses, valid, self.v4_starts, self.v4_ends, self.v4_parent,
+                                             self.v4_jump), valid
 
     def _v6_chain(self, text: str) -> list[tuple[int, bool]]:
         try:
@@ -325,15 +356,14 @@ class IPRangeIndex:
             j = self.v6_parent[j]
         return out
 
-    def matches(self, values: Sequence) -> list[list[tuple[int, bool]]]:
-        """Per query, ``(entry_id, is_cidr)`` of every containing entry, innermost first."""
-        ragged = ragged_from_strings(values)
-        inner, valid = self.innermost_v4(ragged)
-        out: list[list[tuple[int, bool]]] = [[] for _ in range(len(values))]
+    def matches(self, values: Sequence) -> list[list[tuple[int, bool]] | None]:
+        """Per query, ``(entry_id, is_cidr)`` of every containing entry, innermost first (None: no entry)."""
+        inner, valid = self.innermost_v4(values)
+        out: list = [None] * len(values)
         hit = np.flatnonzero(inner >= 0)
         for i in hit.tolist():
             j = int(inner[i])
-            row = out[i]
+            row = out[i] = []
             while j >= 0:
                 cidr = self.v4_cidr[j]
                 row.extend((e, cidr) for e in self.v4_entries[j])
@@ -346,20 +376,21 @@ class IPRangeIndex:
             if ":" not in v and v.strip() == v:
                 continue
             for j, version in self._v6_chain(v):
+                row = out[i] if out[i] is not None else []
+                out[i] = row
                 if version == 4:
-                    out[i].extend((e, self.v4_cidr[j]) for e in self.v4_entries[j])
+                    row.extend((e, self.v4_cidr[j]) for e in self.v4_entries[j])
                 else:
-                    out[i].extend((e, self.v6_cidr[j]) for e in self.v6_entries[j])
+                    row.extend((e, self.v6_cidr[j]) for e in self.v6_entries[j])
         return out
 
     def lookup(self, values: Sequence) -> list[list[int]]:
         """Per query, the ids of every containing entry, innermost first."""
-        return [[e for e, _ in row] for row in self.matches(values)]
+        return [[e for e, _ in row] if row else [] for row in self.matches(values)]
 
     def contains(self, values: Sequence) -> np.ndarray:
         """Boolean mask: does any entry contain the query (IPv4 fast path)."""
-        ragged = ragged_from_strings(values)
-        inner, valid = self.innermost_v4(ragged)
+        inner, valid = self.innermost_v4(values)
         out = inner >= 0
         if len(self.v6_starts) or not valid.all():
             for i in np.flatnonzero(~valid).tolist():
@@ -416,3 +447,96 @@ def glob_to_regex(pattern: str, *, ignore_case: bool = False) -> str:
 def is_glob(pattern: str) -> bool:
     """True when ``pattern`` has glob metacharacters."""
     return any(c in pattern for c in "*?[")
+
+
+class HashIndex:
+    """Exact lookups of MD5 / SHA-1 / SHA-256 hex digests, vectorised.
+
+    Digests are keyed by their first 128 bits (numba parser, case-insensitive,
+    surrounding blanks ignored) in sorted arrays with a 16-bit jump table;
+    SHA-1/SHA-256 hits are confirmed on the full digest.
+
+    Examples
+    --------
+    >>> idx = HashIndex(["d41d8cd98f00b204e9800998ecf8427e"])
+    >>> idx.contains(["D41D8CD98F00B204E9800998ECF8427E", "0" * 32, None]).tolist()
+    [True, False, False]
+    >>> HashIndex(["d41d8cd98f00b204e9800998ecf8427e"], payloads=["empty file"]).find([" D41D8CD98F00B204E9800998ECF8427E"])
+    ['empty file']
+    """
+
+    def __init__(self, digests: Iterable[str], payloads: Sequence | None = None) -> None:
+        digests = list(digests)
+        payloads = digests if payloads is None else list(payloads)
+        by_digest: dict[str, Any] = {}
+        for d, pl in zip(digests, payloads):
+            by_digest.setdefault(_normalize_hash(d), pl)
+        self.n_digests = len(by_digest)
+        self.tables = {}
+        for n_digits in (32, 40, 64):
+            keys: dict[tuple[int, int], list[tuple[str, Any]]] = {}
+            for v, pl in by_digest.items():
+                if len(v) == n_digits:
+                    keys.setdefault((int(v[:16], 16), int(v[16:32], 16)), []).append((v, pl))
+            ks = sorted(keys)
+            s_hi = np.array([k[0] for k in ks], dtype=np.uint64)
+            s_lo = np.array([k[1] for k in ks], dtype=np.uint64)
+            # An MD5 is its own key: one payload per key; longer digests keep (digest, payload) to confirm.
+            cands = [keys[k][0][1] for k in ks] if n_digits == 32 else [keys[k] for k in ks]
+            self.tables[n_digits] = (s_hi, s_lo, kp.jump_table_hi16(s_hi), cands)
+
+    def __len__(self) -> int:
+        return self.n_digests
+
+    @staticmethod
+    def _keys(values: Sequence):
+
+        data = joined_lines(values, check=False)
+        if data is not None:
+            hi, lo, nd, valid, ok = kp.hex_keys_lines(data, len(values))
+            if ok:
+                return hi, lo, nd, valid
+        r = to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
+        return kp.hex_keys(r.data, r.offsets)
+
+    def find(self, values: Sequence) -> list:
+        """Per query, the payload of the digest it equals (by default the normalised digest), or None."""
+        n = len(values)
+        out: list = [None] * n
+        if n == 0:
+            return out
+        hi, lo, nd, valid = self._keys(values)
+        for n_digits, (s_hi, s_lo, jump, cands) in self.tables.items():
+            if not s_hi.size:
+                continue
+            pos = kp.lookup_hex128(hi, lo, nd, valid, n_digits, s_hi, s_lo, jump)
+            hits = np.flatnonzero(pos >= 0)
+            if n_digits == 32:
+                for i, p in zip(hits.tolist(), pos[hits].tolist()):
+                    out[i] = cands[p]
+                continue
+            for i, p in zip(hits.tolist(), pos[hits].tolist()):
+                v = values[i]
+                text = (v.decode("ascii", "replace") if isinstance(v, bytes) else v).strip().lower()
+                for digest, pl in cands[p]:
+                    if digest == text:
+                        out[i] = pl
+        return out
+
+    def contains(self, values: Sequence) -> np.ndarray:
+        """Boolean mask: is the query a known digest (fully vectorised for MD5 and 128-bit prefixes)."""
+
+        n = len(values)
+        out = np.zeros(n, dtype=bool)
+        if n == 0:
+            return out
+        hi, lo, nd, valid = self._keys(values)
+        for n_digits, (s_hi, s_lo, jump, _) in self.tables.items():
+            if s_hi.size:
+                out |= kp.lookup_hex128(hi, lo, nd, valid, n_digits, s_hi, s_lo, jump) >= 0
+        if len(self.tables[40][0]) or len(self.tables[64][0]):
+            long_hits = np.flatnonzero(out & (nd > 32))
+            if long_hits.size:
+                confirmed = self.find([values[i] for i in long_hits.tolist()])
+                out[long_hits] = [c is not None for c in confirmed]
+        return out

@@ -253,15 +253,19 @@ def load_ioc_file(path, *, format: str = "auto", kind: str | None = None) -> tup
     return _FORMATS[format](path)
 
 
-def load_rule_source(source) -> tuple[list[Rule], list[dict]]:
-    """Load any supported rule file or directory by its suffix; returns ``(rules, errors)``."""
+def load_rule_source(source, *, field_map=None) -> tuple[list[Rule], list[dict]]:
+    """Load any supported rule file or directory by its suffix; returns ``(rules, errors)``.
+
+    ``field_map`` renames Sigma fields to the event's own names (for example
+    ``{"Image": "process", "CommandLine": "cmdline"}``).
+    """
     path = Path(source)
     if path.is_dir():
         rules: list[Rule] = []
         errors: list[dict] = []
         for p in sorted(path.rglob("*")):
             if p.is_file() and p.suffix.lower() in (".yml", ".yaml", ".yar", ".yara", ".jsonl"):
-                r, e = load_rule_source(p)
+                r, e = load_rule_source(p, field_map=field_map)
                 rules.extend(r)
                 errors.extend(e)
         return rules, errors
@@ -269,7 +273,7 @@ def load_rule_source(source) -> tuple[list[Rule], list[dict]]:
     if suffix in (".yml", ".yaml"):
         from .sigma import load_sigma_file
 
-        return load_sigma_file(path)
+        return load_sigma_file(path, field_map=field_map)
     if suffix in (".yar", ".yara"):
         from .yara import load_yara_file
 

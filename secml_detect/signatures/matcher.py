@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation, handle_bad_items
-from ..exceptions import InvalidItemError, InvalidParameterError
+from ..exceptions import InvalidParameterError
 from .indicators import DEFAULT_FIELDS, INDICATOR_KINDS, IPRangeIndex, normalize_indicator, url_host
 from .rules import (
     SEVERITY_SCORES,
@@ -85,6 +87,7 @@ class _KindIndex:
         self.globs: list[tuple[Any, int]] = []
         self.patterns: list[tuple[bytes, int]] = []
         self._engine: Any = None
+        self._hex: Any = None
         self.add(entries)
 
     def add(self, entries: Iterable[tuple[Any, int, bool]]) -> None:
@@ -98,6 +101,7 @@ class _KindIndex:
                 self.globs.append((compile_regex(glob_to_regex(value, ignore_case=self.kind == "process"))[0], eid))
             else:
                 self.exact.setdefault(value, []).append(eid)
+                self._hex = None
                 if self.kind == "domain" and subdomains:
                     self.suffix.setdefault(value, []).append(eid)
 
@@ -146,6 +150,41 @@ class _KindIndex:
             if search(value) is not None:
                 out.append(eid)
         return out
+
+    def lookup_many(self, column: Sequence, field: str) -> list[list[int] | None]:
+        """Entry ids per value of a column (``None`` where nothing matched)."""
+        out: list[list[int] | None] = [None] * len(column)
+        if self.kind == "hash":
+            return self._lookup_hashes(column, field)
+        for i, v in enumerate(column):
+            if v is not None:
+                r = self._lookup_any(v, field)
+                if r:
+                    out[i] = r
+        return out
+
+    def _lookup_hashes(self, column: Sequence, field: str) -> list[list[int] | None]:
+        """Vectorised digest lookups through :class:`HashIndex`."""
+        from .indicators import HashIndex
+
+        n = len(column)
+        out: list[list[int] | None] = [None] * n
+        if n == 0 or not self.exact:
+            return out
+        if self._hex is None:
+            self._hex = HashIndex(list(self.exact), payloads=list(self.exact.values()))
+        out = self._hex.find(column)
+        for i, v in enumerate(column):
+            if isinstance(v, (list, tuple)):
+                r = self._lookup_any(v, field)
+                if r:
+                    out[i] = r
+        return out
+
+    def _lookup_any(self, v: Any, field: str) -> list[int]:
+        if isinstance(v, (list, tuple)):
+            return [e for item in v for e in self.lookup(item, field)]
+        return self.lookup(v, field)
 
     # -- literal patterns -----------------------------------------------------
     def _scan(self, value: Any) -> list[int]:
@@ -231,6 +270,11 @@ class _Compiled:
         self.always: set[int] = set()
         self.yara: dict[int, Any] = {}
         self.removed: set[int] = set()
+        # field -> {"patterns": [...], "pos": [...], "set": compiled RE2 set or None}
+        self.regex_gates: dict[str, dict] = {}
+        self.rule_logsource: dict[int, tuple] = {}
+        # field -> {"literals": {lower-case literal: [rule positions]}, "scan": engine or None}
+        self.literal_gates: dict[str, dict] = {}
 
 
 class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
@@ -255,6 +299,9 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
         (severity ``"high"``) over the kind's default fields.
     subdomains : bool, default=True
         Domain indicators given through ``indicators`` also match subdomains.
+    field_map : dict, optional
+        Renames the fields of Sigma rules loaded from paths to the event's
+        own names, e.g. ``{"Image": "process", "CommandLine": "cmdline"}``.
     on_bad_input : {"fallback", "raise"}, default="fallback"
         Items that are not mappings (nor ``str``/``bytes``) match nothing
         and get ``threat_score`` **0.0** (no rule can fire on them) with a
@@ -272,6 +319,18 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
 
     Notes
     -----
+    Sigma rules (and any rule whose ``provenance`` holds a ``logsource``
+    mapping) are only tried on events that carry at least one field they
+    name; an event may also carry ``"logsource": {"category": ...,
+    "product": ..., "service": ...}``, and then a rule whose log source names
+    a different category, product or service is skipped.
+
+    Run-time additions (:meth:`add_indicators`, :meth:`add_rule`,
+    :meth:`remove_rule`) change the fitted state only: they are saved with
+    the model, while ``fit`` and :func:`sklearn.base.clone` start again from
+    the parameters. Adding updates only the index of the kind concerned
+    (dict inserts; the IP forest and literal automata are rebuilt on next use).
+
     ``threat_score`` is the severity score of the most severe rule that
     fired (:data:`~secml_detect.signatures.rules.SEVERITY_SCORES`:
     informational 0.1, low 0.3, medium 0.6, high 0.85, critical 1.0), and
@@ -289,11 +348,18 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
     """
 
     fallback_threat_score = 0.0
+    # The batch argument is called ``events``, not ``X``: tell scikit-learn it is
+    # not routed metadata (and route no sample weights to ClassifierMixin.score).
+    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
+    __metadata_request__fit = {"events": metadata_routing.UNUSED}
+    __metadata_request__predict = {"events": metadata_routing.UNUSED}
+    __metadata_request__predict_proba = {"events": metadata_routing.UNUSED}
 
-    def __init__(self, rules=(), indicators=None, subdomains=True, on_bad_input="fallback") -> None:
+    def __init__(self, rules=(), indicators=None, subdomains=True, field_map=None, on_bad_input="fallback") -> None:
         self.rules = rules
         self.indicators = indicators
         self.subdomains = subdomains
+        self.field_map = field_map
         self.on_bad_input = on_bad_input
 
     # ------------------------------------------------------------------ fit
@@ -310,7 +376,7 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
             elif isinstance(item, Mapping):
                 rules.append(Rule.from_dict(item))
             elif isinstance(item, (str, Path)):
-                loaded, errs = load_rule_source(item)
+                loaded, errs = load_rule_source(item, field_map=self.field_map)
                 rules.extend(loaded)
                 errors.extend(errs)
             else:
@@ -384,8 +450,33 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
             return
         evaluator = compile_condition(cond)
         c.evaluators[pos] = evaluator
-        if evaluator(EventView({})) is not None or "*" in cond.fields():
-            c.always.add(pos)  # can fire on an event without its fields
+        ls = (rule.provenance or {}).get("logsource") if isinstance(rule.provenance, Mapping) else None
+        if isinstance(ls, Mapping) and ls:
+            c.rule_logsource[pos] = _logsource_key(ls)
+        # A rule that can fire on an event without its fields is tried on every
+        # event; Sigma rules only on events that carry a field they name (a
+        # process-creation rule says nothing about a proxy log line).
+        if "*" in cond.fields() or (rule.kind != "sigma" and evaluator(EventView({})) is not None):
+            c.always.add(pos)
+            return
+        gate = _regex_gate(cond)
+        if gate is not None:
+            # Rules that need a regex on one field (e.g. LOKI file-name IOCs) are
+            # tried only when one RE2 set scan of that field says the regex matched.
+            entry = c.regex_gates.setdefault(gate[0], {"patterns": [], "pos": [], "set": None})
+            entry["patterns"].extend(gate[1])
+            entry["pos"].extend([pos] * len(gate[1]))
+            entry["set"] = None
+            return
+        atoms = _necessary_literals(cond)
+        if atoms:
+            # The rule cannot hold unless one of these literals occurs (case-folded)
+            # in its field: one multi-literal scan per field value picks the rules to try.
+            for f, lit in atoms:
+                gate = c.literal_gates.setdefault(f, {"literals": {}, "scan": None, "keys": None})
+                gate["literals"].setdefault(lit, []).append(pos)
+                gate["scan"] = None
+            return
         for f in cond.fields():
             c.by_field.setdefault(f.split(".", 1)[0], set()).add(pos)
 
@@ -498,6 +589,17 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
         return self._match(evs)
 
     def _match(self, evs: list) -> list[list[Hit]]:
+        # Building many small objects in one batch: pause the cyclic GC (it would
+        # rescan the large indexes again and again); nothing here makes cycles.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._match_batch(evs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _match_batch(self, evs: list) -> list[list[Hit]]:
         c = self._index()
         n = len(evs)
         found: list[list[tuple[int, str, Any, str]]] = [[] for _ in range(n)]
@@ -507,41 +609,73 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
         if ip is not None:
             for f in sorted(c.kind_fields.get("ip", ())):
                 col = [ev.get(f) for ev in evs]
+                if all(v is None for v in col):
+                    continue
                 rows = ip.matches(col)
                 for i, v in enumerate(col):
                     if isinstance(v, (list, tuple)):
-                        rows[i] = [m for item in v if isinstance(item, str) for m in ip.matches([item])[0]]
+                        rows[i] = [m for item in v if isinstance(item, str) for m in ip.matches([item])[0] or ()]
                 for i, row in enumerate(rows):
+                    if not row:
+                        continue
                     for eid, is_cidr in row:
                         pos = c.entry_rule[eid]
                         if pos not in removed and f in c.rule_fields[pos]:
                             found[i].append((pos, f, col[i], "cidr" if is_cidr else "ip"))
         for kind, index in c.kinds.items():
             for f in sorted(c.kind_fields.get(kind, ())):
-                for i, ev in enumerate(evs):
-                    v = ev.get(f)
-                    if v is None:
+                col = [ev.get(f) for ev in evs]
+                if all(v is None for v in col):
+                    continue
+                for i, eids in enumerate(index.lookup_many(col, f)):
+                    if eids is None:
                         continue
-                    for item in (v if isinstance(v, (list, tuple)) else (v,)):
-                        for eid in index.lookup(item, f):
-                            pos = c.entry_rule[eid]
-                            if pos not in removed and f in c.rule_fields[pos]:
-                                found[i].append((pos, f, item, kind))
+                    for eid in eids:
+                        pos = c.entry_rule[eid]
+                        if pos not in removed and f in c.rule_fields[pos]:
+                            found[i].append((pos, f, col[i], kind))
         # Field rules (Sigma included), only those that can concern the event's fields.
         if c.evaluators:
             by_field, always, evaluators = c.by_field, c.always, c.evaluators
+            rule_ls = c.rule_logsource
+            gates = c.regex_gates
+            for gate in gates.values():
+                if gate["set"] is None:
+                    gate["set"] = _re2_set(gate["patterns"])
+            lgates = c.literal_gates
+            for lgate in lgates.values():
+                if lgate["scan"] is None:
+                    lits = list(lgate["literals"])
+                    lgate["keys"] = [lgate["literals"][lit] for lit in lits]
+                    lgate["scan"] = literal_engine([lit.encode("utf-8", "surrogatepass") for lit in lits],
+                                                   list(range(len(lits))))
             for i, ev in enumerate(evs):
                 cand = set(always)
                 for key in ev:
                     s = by_field.get(key if isinstance(key, str) else str(key))
                     if s:
                         cand |= s
+                view = EventView(ev)
+                for f, gate in gates.items():
+                    for text in view.strs(f) or ():
+                        cand.update(gate["pos"][k] for k in gate["set"].Match(text) or ())
+                for key in ev:
+                    lgate = lgates.get(key)
+                    if lgate is None:
+                        continue
+                    for text in view.lowers(key) or ():
+                        if text:
+                            for k in lgate["scan"](text.encode("utf-8", "surrogatepass")):
+                                cand.update(lgate["keys"][k])
                 if not cand:
                     continue
-                view = EventView(ev)
+                ls = ev.get("logsource")
+                ls = _logsource_key(ls) if isinstance(ls, Mapping) else None
                 for pos in sorted(cand):
                     fn = evaluators.get(pos)
                     if fn is None:
+                        continue
+                    if ls is not None and pos in rule_ls and not _logsource_fits(rule_ls[pos], ls):
                         continue
                     ev_list = fn(view)
                     if ev_list is None:
@@ -559,7 +693,7 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
                     if isinstance(v, (str, bytes, bytearray)) and v:
                         for name in compiled.scan(v):
                             found[i].append((pos, f, v, "yara:" + name))
-        return [self._to_hits(c, row) for row in found]
+        return [self._to_hits(c, row) if row else [] for row in found]
 
     @staticmethod
     def _to_hits(c: _Compiled, row) -> list[Hit]:
@@ -578,6 +712,36 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
             hits.append(Hit(rid, rule.title, rule.severity, f, _short(value), kind))
         hits.sort(key=lambda h: -SEVERITY_SCORES.get(h.severity, 0.0))
         return hits
+
+    def match_files(self, paths, *, max_bytes: int = 64 * 2**20) -> list[list[Hit]]:
+        """Match files on disk: each becomes an event with its path, content and digests.
+
+        The event holds ``file_path``, ``file_content`` (the first ``max_bytes``
+        bytes), ``md5``, ``sha1`` and ``sha256`` (of that content), so path
+        globs, hashes, literal patterns and YARA rules all apply. A file that
+        cannot be read gets an event with only ``file_path`` (and a
+        :class:`~secml_detect.exceptions.BadInputWarning`, or an error with
+        ``on_bad_input="raise"``).
+        """
+        import hashlib
+
+        check_is_fitted(self)
+        events, unreadable = [], []
+        for i, path in enumerate(paths):
+            event: dict[str, Any] = {"file_path": str(path)}
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read(max_bytes)
+            except OSError as exc:
+                unreadable.append((i, f"cannot read file: {exc.strerror or exc}"))
+            else:
+                event.update(file_content=data, md5=hashlib.md5(data).hexdigest(),
+                             sha1=hashlib.sha1(data).hexdigest(), sha256=hashlib.sha256(data).hexdigest())
+            events.append(event)
+        if unreadable:
+            handle_bad_items([i for i, _ in unreadable], [r for _, r in unreadable], self.on_bad_input,
+                             items=[str(p) for p in paths], fallback_desc="path-only matching")
+        return self._match(events)
 
     def predict(self, events) -> np.ndarray:
         """1 where any rule fired, else 0."""
@@ -635,6 +799,95 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
                 "params": {"rules": rules, "indicators": {"ip": ["10.0.0.0/8"], "domain": ["evil.example"]}}}
 
 
+def _logsource_key(ls: Mapping) -> tuple:
+    return tuple(str(ls.get(k)).lower() if ls.get(k) not in (None, "") else None
+                 for k in ("category", "product", "service"))
+
+
+def _logsource_fits(rule_ls: tuple, event_ls: tuple) -> bool:
+    """A rule's log source fits an event's when no part both name differs."""
+    return all(r is None or e is None or r == e for r, e in zip(rule_ls, event_ls))
+
+
+def _necessary_literals(cond: Condition) -> list[tuple[str, str]] | None:
+    """``(field, lower-case literal)`` atoms, one of which must occur for ``cond`` to hold; None if unknown.
+
+    A string test (equals / contains / startswith / endswith, any case) on a
+    plain field needs one of its values as a substring; ``any`` needs one of
+    its children's atoms; ``all`` needs the atoms of its most selective child.
+    Negations, regexes and other tests give no guarantee.
+    """
+    from .rules import AllOf, AnyOf, Field, value_text
+
+    if isinstance(cond, Field):
+        if cond.op not in ("equals", "in", "contains", "startswith", "endswith") or cond.field == "*" \
+                or "." in cond.field or not cond.values:
+            return None
+        out = []
+        for v in cond.values:
+            text = value_text(v).lower()
+            if not text or isinstance(v, float):
+                return None
+            out.append((cond.field, text))
+        return out
+    if isinstance(cond, AnyOf):
+        out = []
+        for a in cond.args:
+            sub = _necessary_literals(a)
+            if sub is None:
+                return None
+            out.extend(sub)
+        return out or None
+    if isinstance(cond, AllOf):
+        best = None
+        for a in cond.args:
+            sub = _necessary_literals(a)
+            if sub is not None and (best is None or _selectivity(sub) > _selectivity(best)):
+                best = sub
+        return best
+    return None
+
+
+def _selectivity(atoms: list[tuple[str, str]]) -> float:
+    # fewer and longer literals fire less often
+    return min(len(lit) for _, lit in atoms) / len(atoms)
+
+
+def _regex_gate(cond: Condition) -> tuple[str, list[str]] | None:
+    """``(field, patterns)`` of a regex the condition cannot hold without, if RE2 takes them."""
+    from .rules import AllOf, Field
+    from .rules import _re2 as re2
+
+    if re2 is None:  # pragma: no cover - without RE2 every rule is tried
+        return None
+    lead = cond
+    if isinstance(cond, AllOf):
+        lead = next((a for a in cond.args if isinstance(a, Field) and a.op == "regex"), None)
+    if not isinstance(lead, Field) or lead.op != "regex" or lead.match_all or lead.field == "*" or "." in lead.field:
+        return None
+    patterns = [("(?i)" if lead.ignore_case else "") + str(v) for v in lead.values]
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        for p in patterns:
+            re2.compile(p, options)
+    except Exception:  # noqa: BLE001 - not RE2 syntax: the rule is simply always tried
+        return None
+    return lead.field, patterns
+
+
+def _re2_set(patterns: list[str]):
+    from .rules import _re2 as re2
+
+    options = re2.Options()
+    options.log_errors = False
+    rset = re2.Set.SearchSet(options)
+    for p in patterns:
+        rset.Add(p)
+    rset.Compile()
+    return rset
+
+
 def _check_rule(rule: Rule) -> None:
     if not isinstance(rule.id, str) or not rule.id:
         raise InvalidParameterError(f"a rule id must be a non-empty string, got {rule.id!r}")
@@ -644,6 +897,3 @@ def _check_rule(rule: Rule) -> None:
     if not isinstance(rule.condition, Condition):
         raise InvalidParameterError(f"rule {rule.id!r}: condition must be a Condition, got {type(rule.condition).__name__}")
 
-
-def _is_item_error(exc: Exception) -> bool:  # pragma: no cover - helper for loaders
-    return isinstance(exc, InvalidItemError)

@@ -369,6 +369,8 @@ def _as_strs(raw: Any) -> list[str]:
     if isinstance(raw, bool):
         return ["true" if raw else "false"]
     if isinstance(raw, (int, float)):
+        if isinstance(raw, float) and raw != raw:  # NaN: a missing cell of a data frame
+            return []
         if isinstance(raw, float) and raw.is_integer():
             return [str(int(raw)), str(raw)]
         return [str(raw)]
@@ -430,17 +432,17 @@ def compile_condition(cond: Condition) -> Evaluator:
     raise InvalidParameterError(f"not a condition: {cond!r:.80}")
 
 
+def value_text(v: Any) -> str:
+    """A rule value as the text it is compared with."""
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "backslashreplace")
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return v if isinstance(v, str) else str(v)
+
+
 def _text_values(cond: Field) -> list[str]:
-    out = []
-    for v in cond.values:
-        if isinstance(v, bytes):
-            v = v.decode("utf-8", "backslashreplace")
-        elif isinstance(v, bool):
-            v = "true" if v else "false"
-        elif not isinstance(v, str):
-            v = str(v)
-        out.append(v.lower() if cond.ignore_case else v)
-    return out
+    return [value_text(v).lower() if cond.ignore_case else value_text(v) for v in cond.values]
 
 
 def _compile_field(cond: Field) -> Evaluator:
@@ -459,7 +461,7 @@ def _compile_field(cond: Field) -> Evaluator:
 
         def null(view):
             raw = view.raw(name)
-            if raw is _MISSING or raw is None or raw == "" or raw == []:
+            if raw is _MISSING or raw is None or raw == "" or raw == [] or (isinstance(raw, float) and raw != raw):
                 return [(name, "")]
             return None
 
@@ -474,7 +476,7 @@ def _compile_field(cond: Field) -> Evaluator:
             for other in others:
                 theirs = view.lowers(other) if cond.ignore_case else view.strs(other)
                 if theirs and set(mine) & set(theirs):
-                    return [(name, mine[0])]
+                    return [(name, view.strs(name)[0])]
             return None
 
         return fieldref
@@ -519,9 +521,9 @@ def _compile_field(cond: Field) -> Evaluator:
         wanted = frozenset(values)
 
         def equals(view):
-            for s in get(view) or ():
+            for k, s in enumerate(get(view) or ()):
                 if s in wanted:
-                    return [(name, s)]
+                    return [(name, view.strs(name)[k])]
             return None
 
         return equals
@@ -545,19 +547,19 @@ def _compile_field(cond: Field) -> Evaluator:
         if op == "contains":
 
             def contains(view):
-                for s in get(view) or ():
+                for k, s in enumerate(get(view) or ()):
                     for v in vals:
                         if v in s:
-                            return [(name, s)]
+                            return [(name, view.strs(name)[k])]
                 return None
 
             return contains
         method = str.startswith if op == "startswith" else str.endswith
 
         def affix(view):
-            for s in get(view) or ():
+            for k, s in enumerate(get(view) or ()):
                 if method(s, vals):
-                    return [(name, s)]
+                    return [(name, view.strs(name)[k])]
             return None
 
         return affix
@@ -568,19 +570,19 @@ def _compile_field(cond: Field) -> Evaluator:
             strs = get(view) or ()
             hit = None
             for t in tests:
-                found = next((s for s in strs if t(s)), None)
+                found = next((k for k, s in enumerate(strs) if t(s)), None)
                 if found is None:
                     return None
                 hit = found
-            return [(name, hit)] if hit is not None else None
+            return [(name, view.strs(name)[hit])] if hit is not None else None
 
         return all_match
 
     def any_match(view):
-        for s in get(view) or ():
+        for k, s in enumerate(get(view) or ()):
             for t in tests:
                 if t(s):
-                    return [(name, s)]
+                    return [(name, view.strs(name)[k])]
         return None
 
     return any_match
