@@ -47,6 +47,7 @@ from secml_detect import ByteFrequencyModel, IPReputationClassifier, URLClassifi
 from secml_detect.hybrid.replay import ReplayDay, STRATEGIES, plot_efficacy, replay_efficacy
 
 DOC_IMG = REPO_ROOT / "docs" / "_static"
+RESULTS_FILE = Path(__file__).resolve().parent / "results" / "bench_hybrid_efficacy.json"
 DAYS = 28
 PER_DAY_BAD, PER_DAY_BENIGN, HISTORY = 200, 2000, 20_000
 BUDGET, ANALYST_K = 10, 30
@@ -149,7 +150,19 @@ def main() -> None:
     runs = (("Phishing URLs (OpenPhish)", "phishing", lambda p: url_replay(p)),
             ("Blocklisted IPs (Data-Shield)", "blocklisted", ip_replay),
             ("Phishing URLs, unsupervised start", "unsupervised", lambda p: url_replay(p, history_labels=False)))
+    only = set(sys.argv[1:])  # e.g. "unsupervised" to rerun one replay; the others keep their last result
+    previous = {}
+    if only and (RESULTS_FILE).exists():
+        import json
+
+        old = json.loads(RESULTS_FILE.read_text())
+        for (name, slug, _), section in zip(runs, old["sections"]):
+            previous[slug] = ([r for r in old["rows"] if r["task"] == name], section)
     for name, slug, fn in runs:
+        if only and slug not in only and slug in previous:
+            rows += previous[slug][0]
+            sections.append(previous[slug][1])
+            continue
         start = time.perf_counter()
         result = fn(lambda msg: print(msg, flush=True))
         seconds = time.perf_counter() - start

@@ -66,6 +66,7 @@ from ._kernels.ipfeatures import (
 from ._ragged import to_ragged_bytes
 from .base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation, handle_bad_items
 from .exceptions import InvalidParameterError
+from ._netaddr import inet_aton_value
 from .hierarchy import BetaBinomialHierarchy
 
 __all__ = ["IPReputationClassifier", "IPSpatialFeatures", "parse_addresses", "ParsedAddresses"]
@@ -194,7 +195,11 @@ def _parse_one(item) -> tuple[int, int, str]:
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:
-        return 0, 0, "not a valid IPv4 or IPv6 address"
+        # Decimal, hex, octal and short forms (what inet_aton and browsers accept).
+        aton = inet_aton_value(text)
+        if aton is None:
+            return 0, 0, "not a valid IPv4 or IPv6 address"
+        return 4, aton, ""
     return _parse_one(addr)
 
 

@@ -37,7 +37,7 @@ def parse(item):
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:
-        return 0, None
+        return _inet_aton(text)
     if addr.version == 6 and addr.ipv4_mapped is not None:
         return 4, int(addr.ipv4_mapped)
     return addr.version, int(addr) if addr.version == 4 else int(addr) >> 64
@@ -135,3 +135,32 @@ def tor_counts(tor, query):
     width = WIDTH[kind]
     return tuple(sum(1 for k, v in tor if k == kind and same_prefix(v, value, bits, width))
                  for bits in TOR_BITS[kind])
+
+
+def _inet_aton(text):
+    """C's inet_aton, written out: 1-4 parts (decimal, 0x hex, 0 octal), the last fills the rest."""
+    if not text or not text.isascii() or len(text) > 64:
+        return 0, None
+    parts = text.split(".")
+    if len(parts) > 4:
+        return 0, None
+    values = []
+    for p in parts:
+        try:
+            if p.lower().startswith("0x"):
+                values.append(int(p[2:] or "0", 16))
+            elif len(p) > 1 and p.startswith("0"):
+                values.append(int(p[1:], 8))
+            elif p.isdigit():
+                values.append(int(p))
+            else:
+                return 0, None
+        except ValueError:
+            return 0, None
+    head, last = values[:-1], values[-1]
+    if any(v > 255 for v in head) or last >= 256 ** (4 - len(head)):
+        return 0, None
+    value = 0
+    for v in head:
+        value = value * 256 + v
+    return 4, value * 256 ** (4 - len(head)) + last

@@ -487,7 +487,8 @@ class HybridDetector(BaseDetector):
             self.combiner_ = None
             self.supervised_[:] = False
             return
-        self.combiner_ = LogisticRegression(class_weight="balanced", random_state=self.random_state)
+        # No class re-weighting: the learned probability keeps the labelled base rate, not 50/50.
+        self.combiner_ = LogisticRegression(random_state=self.random_state)
         self.combiner_.fit(combiner_features(self.labelled_scores_[rows][:, self.supervised_]), y[rows].astype(int))
 
     # ------------------------------------------------------------ promotion

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from .._netaddr import ipv4_candidates
 from .._kernels import ip as kip
 from .._kernels import patterns as kp
 from .._ragged import RaggedArray, to_ragged_bytes
@@ -333,19 +334,28 @@ class IPRangeIndex:
         return kip.lookup_prefix_forest_jump(addresses, valid, self.v4_starts, self.v4_ends, self.v4_parent,
                                              self.v4_jump), valid
 
+    def _v4_chain(self, value: int) -> list[tuple[int, int]]:
+        q = np.array([value], dtype=np.uint32)
+        j = int(kip.lookup_prefix_forest_jump(q, np.ones(1, bool), self.v4_starts, self.v4_ends, self.v4_parent, self.v4_jump)[0])
+        out = []
+        while j >= 0:
+            out.append((j, 4))
+            j = int(self.v4_parent[j])
+        return out
+
     def _v6_chain(self, text: str) -> list[tuple[int, bool]]:
+        """Slow path: IPv6, IPv4-mapped IPv6, and the IPv4 notations of :mod:`secml_detect._netaddr`."""
         try:
             addr = ipaddress.ip_address(text.strip() if isinstance(text, str) else text)
         except ValueError:
-            return []
-        if addr.version == 4:
-            q = np.array([int(addr)], dtype=np.uint32)
-            j = int(kip.lookup_prefix_forest_jump(q, np.ones(1, bool), self.v4_starts, self.v4_ends, self.v4_parent, self.v4_jump)[0])
             out = []
-            while j >= 0:
-                out.append((j, 4))
-                j = int(self.v4_parent[j])
+            for value in ipv4_candidates(text):  # 3232235777, 0xC0A80101, 0300.0250.1.1, 010.001.002.003
+                out.extend(c for c in self._v4_chain(value) if c not in out)
             return out
+        if addr.version == 6 and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        if addr.version == 4:
+            return self._v4_chain(int(addr))
         q = int(addr)
         j = bisect_right(self.v6_starts, q) - 1
         while j >= 0 and self.v6_ends[j] < q:
@@ -368,12 +378,10 @@ class IPRangeIndex:
                 cidr = self.v4_cidr[j]
                 row.extend((e, cidr) for e in self.v4_entries[j])
                 j = int(self.v4_parent[j])
-        # Not a dotted quad: maybe IPv6, or an address with spaces around it.
+        # Not a plain dotted quad: maybe IPv6, spaces around it, or another IPv4 notation.
         for i in np.flatnonzero(~valid).tolist():
             v = values[i]
             if not isinstance(v, str) or not v or len(v) > 64:
-                continue
-            if ":" not in v and v.strip() == v:
                 continue
             for j, version in self._v6_chain(v):
                 row = out[i] if out[i] is not None else []
@@ -395,7 +403,7 @@ class IPRangeIndex:
         if len(self.v6_starts) or not valid.all():
             for i in np.flatnonzero(~valid).tolist():
                 v = values[i]
-                if isinstance(v, str) and (":" in v or v.strip() != v) and len(v) <= 64:
+                if isinstance(v, str) and v and len(v) <= 64:
                     out[i] = bool(self._v6_chain(v))
         return out
 
