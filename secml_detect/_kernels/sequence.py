@@ -419,3 +419,53 @@ def row_probs(rows, levels, top, order, alphas, uniform, tkeys, tvals,
                           groups[r], beta_group, entities[r], beta_entity, 0)
         out[r] = p
     return out
+
+
+@njit
+def hashed_ngram_features(data, offsets, order, eos, n_features):
+    """Counts of every (context, call) n-gram of lengths 1..order+1, hashed into columns.
+
+    The n-grams are the events the generative model counts (its cell keys at
+    each context length, start padding and end event included), so the
+    discriminative companion sees the same featurisation. Returns CSR arrays
+    ``indptr`` (int64), ``indices`` (int32, sorted per row), ``counts`` (float64).
+    """
+    n = offsets.shape[0] - 1
+    per_item = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        per_item[i] = (offsets[i + 1] - offsets[i] + (1 if eos else 0)) * (order + 1)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    total = 0
+    for i in range(n):
+        total += per_item[i]
+    indices = np.empty(total, dtype=np.int32)
+    counts = np.empty(total, dtype=np.float64)
+    nnz = 0
+    seed = node_seed(0)
+    for i in range(n):
+        start = offsets[i]
+        length = offsets[i + 1] - start
+        stop_t = length + 1 if eos else length
+        cols = np.empty(per_item[i], dtype=np.int64)
+        m = 0
+        for t in range(stop_t):
+            x = token_at(data, start, length, t)
+            h = seed
+            for j in range(order + 1):
+                if j > 0:
+                    h = extend(h, token_at(data, start, length, t - j))
+                cols[m] = np.int64(cell_key(h, x) % np.uint64(n_features))
+                m += 1
+        cols.sort()
+        j = 0
+        while j < m:
+            c = cols[j]
+            run = 1
+            while j + run < m and cols[j + run] == c:
+                run += 1
+            indices[nnz] = c
+            counts[nnz] = run
+            nnz += 1
+            j += run
+        indptr[i + 1] = nnz
+    return indptr, indices[:nnz].copy(), counts[:nnz].copy()

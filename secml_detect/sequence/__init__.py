@@ -9,6 +9,8 @@
   destinations per deployment / container, observed then locked.
 """
 
+from .baseline import ProcessBaseline
+from .classifier import APICallSequenceClassifier
 from .ngram import APICallSequenceModel
 
-__all__ = ["APICallSequenceModel"]
+__all__ = ["APICallSequenceModel", "APICallSequenceClassifier", "ProcessBaseline"]

@@ -12,7 +12,7 @@ from .._ragged import RaggedArray, Vocabulary
 from ..base import BaseDetector, Contribution, Explanation, OutlierDetectorMixin, handle_bad_items
 from ..exceptions import InvalidParameterError
 from ..hierarchy import fit_concentration
-from ._encode import encode_sequences, entity_list
+from ._encode import _as_tokens, encode_sequences, entity_list
 
 __all__ = ["APICallSequenceModel"]
 
@@ -147,7 +147,7 @@ class APICallSequenceModel(OutlierDetectorMixin, BaseDetector):
     >>> bool(s[1] > s[0])
     True
     >>> model.explain([["open", "exec", "socket"]])[0].contributions[0].value
-    "['open'] -> 'exec'"
+    "['<start>', 'open'] -> 'exec'"
     """
 
     fallback_threat_score = 1.0
@@ -469,14 +469,6 @@ class APICallSequenceModel(OutlierDetectorMixin, BaseDetector):
         return [np.zeros(0) if ragged.missing[i] else surprise[toff[i]:toff[i + 1]].copy()
                 for i in range(len(ragged))]
 
-    def _token_name(self, tid: int):
-        if tid == K.EOS:
-            return "<end>"
-        if tid == K.BOS:
-            return "<start>"
-        tok = self.vocabulary_.decode([tid])[0]
-        return "<unknown>" if tid == 0 else tok
-
     def explain(self, X, *, top_k: int = 5, entities=None) -> list[Explanation]:
         """The most surprising calls of each sequence, with their context.
 
@@ -484,6 +476,7 @@ class APICallSequenceModel(OutlierDetectorMixin, BaseDetector):
         event), its value reads ``"[context] -> call"`` and its weight is the
         surprise in nats. Calls outside DeepLog's top-g set are marked in the name.
         """
+        X = X if isinstance(X, list) else list(X)
         ragged, groups, ents = self._prepare(X, entities)
         surprise, flags = self._surprise(ragged, groups, ents)
         toff = K.target_offsets(ragged.offsets, bool(self.end_event))
@@ -498,17 +491,17 @@ class APICallSequenceModel(OutlierDetectorMixin, BaseDetector):
                 continue
             s = surprise[toff[i]:toff[i + 1]]
             f = flags[toff[i]:toff[i + 1]]
-            item = ragged.item(i)
+            raw = _as_tokens(X[i])  # show the caller's own tokens, unknown ones included
             top = np.argsort(-s, kind="stable")[:top_k]
             contribs = []
             for t in top:
                 t = int(t)
-                x = int(item[t]) if t < item.size else K.EOS
-                ctx = [self._token_name(int(item[p])) if p >= 0 else "<start>" for p in range(max(t - k, -1), t)]
-                name = "end" if t >= item.size else f"call {t}"
+                x = raw[t] if t < ragged.lengths[i] else "<end>"
+                ctx = [raw[p] if p >= 0 else "<start>" for p in range(max(t - k, -1), t)]
+                name = "end" if t >= ragged.lengths[i] else f"call {t}"
                 if f[t]:
                     name += f" (outside top-{int(self.top_g)})"
-                contribs.append(Contribution(name, f"{ctx!r} -> {self._token_name(x)!r}", float(s[t])))
+                contribs.append(Contribution(name, f"{ctx!r} -> {x!r}", float(s[t])))
             out.append(Explanation(i, float(scores[i]), tuple(contribs)))
         return out
 
