@@ -329,15 +329,17 @@ class APICallSequenceModel(OutlierDetectorMixin, BaseDetector):
         be = self.beta_entity_ if np.isfinite(self.beta_entity_) else 1.0
         return bg, be
 
-    def _surprise(self, ragged, groups, ents, tkeys=None, tvals=None):
+    def _surprise(self, ragged, groups, ents, tkeys=None, tvals=None, flags: bool = True):
         tkeys = self.table_keys_ if tkeys is None else tkeys
         tvals = self.table_values_ if tvals is None else tvals
         bg, be = self._betas()
+        # The top-g flags cost one more lookup per level: skip them when nobody reads them.
+        top_g = int(self.top_g) if flags else 0
         return K.surprises(ragged.data, ragged.offsets, groups, ents, int(self.order), self.alphas_,
-                           self._uniform(), tkeys, tvals, bg, be, bool(self.end_event), int(self.top_g))
+                           self._uniform(), tkeys, tvals, bg, be, bool(self.end_event), top_g)
 
     def _anomaly(self, ragged, groups, ents, tkeys=None, tvals=None) -> np.ndarray:
-        surprise, flags = self._surprise(ragged, groups, ents, tkeys, tvals)
+        surprise, flags = self._surprise(ragged, groups, ents, tkeys, tvals, flags=self.aggregate == "topg")
         toff = K.target_offsets(ragged.offsets, bool(self.end_event))
         out = K.aggregate(surprise, flags, toff, AGGREGATES[self.aggregate], int(self.window))
         out[ragged.missing] = np.nan
