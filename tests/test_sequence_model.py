@@ -158,6 +158,9 @@ def test_classifier_uses_call_order():
             clf = APICallSequenceClassifier(order=order, n_features=2**12).fit(X[:100], y[:100])
             acc[order] = np.mean(clf.predict(X[100:]) == y[100:])
     assert acc[1] > 0.95 and acc[0] < acc[1]
+    exp = clf.explain([X[101]], top_k=3)[0]
+    assert any(" -> " in c.name for c in exp.contributions)  # n-grams are named by their calls
+    assert exp.contributions[0].weight >= exp.contributions[-1].weight
 
 
 def test_classifier_on_malapi_sample():

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 from sklearn.linear_model import SGDClassifier
+from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
 from .._kernels.sequence import hashed_ngram_features
 from .._ragged import Vocabulary
 from ..base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation, handle_bad_items
 from ..exceptions import InvalidParameterError
-from ._encode import encode_sequences
+from ._encode import _as_tokens, encode_sequences
 
 __all__ = ["APICallSequenceClassifier"]
 
@@ -50,7 +52,10 @@ class APICallSequenceClassifier(ClassifierDetectorMixin, BaseDetector):
     ----------
     classes_ : ndarray
     vocabulary_ : Vocabulary
-    model_ : SGDClassifier
+    coef_ : ndarray of shape (n_classes or 1, n_features)
+    intercept_ : ndarray
+        The fitted logistic regression (the SGD estimator itself is not kept:
+        its Cython loss object cannot be saved safely).
 
     Examples
     --------
@@ -62,6 +67,7 @@ class APICallSequenceClassifier(ClassifierDetectorMixin, BaseDetector):
     """
 
     fallback_threat_score = 1.0
+    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
     def __init__(self, order: int = 2, n_features: int = 2**18, alpha: float = 1e-5, random_state: int = 0,
                  benign_label=None, max_len: int | None = None, on_bad_input: str = "fallback") -> None:
@@ -106,16 +112,27 @@ class APICallSequenceClassifier(ClassifierDetectorMixin, BaseDetector):
         keep = ~missing
         if np.unique(y[keep]).size < 2:
             raise InvalidParameterError("need at least two classes among the usable sequences")
-        self.model_ = SGDClassifier(loss="log_loss", alpha=float(self.alpha), max_iter=100, tol=1e-4,
-                                    random_state=self.random_state).fit(feats[keep], y[keep])
-        self.classes_ = self.model_.classes_
+        sgd = SGDClassifier(loss="log_loss", alpha=float(self.alpha), max_iter=100, tol=1e-4,
+                            random_state=self.random_state).fit(feats[keep], y[keep])
+        self.classes_ = sgd.classes_
+        self.coef_ = np.ascontiguousarray(sgd.coef_)
+        self.intercept_ = np.asarray(sgd.intercept_, dtype=np.float64)
         return self
+
+    def _proba(self, feats) -> np.ndarray:
+        # As SGDClassifier(loss="log_loss"): a sigmoid, one-vs-rest normalised for several classes.
+        z = np.asarray(feats @ self.coef_.T) + self.intercept_
+        p = expit(z)
+        if self.coef_.shape[0] == 1:
+            return np.hstack([1.0 - p, p])
+        total = p.sum(axis=1, keepdims=True)
+        return np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / p.shape[1])
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (columns follow ``classes_``; bad items: uniform)."""
         check_is_fitted(self)
         feats, missing = self._features(X, grow=False)
-        proba = self.model_.predict_proba(feats) if feats.shape[0] else np.zeros((0, len(self.classes_)))
+        proba = self._proba(feats) if feats.shape[0] else np.zeros((0, len(self.classes_)))
         proba[missing] = 1.0 / len(self.classes_)
         return proba
 
@@ -139,13 +156,21 @@ class APICallSequenceClassifier(ClassifierDetectorMixin, BaseDetector):
         return np.clip(score, 0.0, 1.0)
 
     def explain(self, X, *, top_k: int = 5) -> list[Explanation]:
-        """The hashed n-gram columns that pushed the predicted class most."""
+        """The n-grams that pushed the predicted class most.
+
+        Each contribution names an n-gram of the item, ``"a b -> c"`` (context,
+        then call; ``<start>``/``<end>`` mark the padding and the end event),
+        with its weight ``feature value x coefficient`` towards the predicted
+        class (for a binary problem, towards the malicious class).
+        """
         check_is_fitted(self)
         X = X if isinstance(X, list) else list(X)
         scores = self.threat_score(X)
         feats, missing = self._features(X, grow=False)
-        coef = self.model_.coef_
-        pred = np.argmax(self.model_.predict_proba(feats), axis=1) if feats.shape[0] else []
+        ragged, _ = encode_sequences(X, self.vocabulary_, max_len=self.max_len)
+        coef = self.coef_
+        pred = np.argmax(self._proba(feats), axis=1) if feats.shape[0] else []
+        order = int(self.order)
         out = []
         for i in range(len(X)):
             if missing[i]:
@@ -154,13 +179,32 @@ class APICallSequenceClassifier(ClassifierDetectorMixin, BaseDetector):
             row = feats.getrow(i)
             w = coef[0] if coef.shape[0] == 1 else coef[pred[i]]
             sign = 1.0 if coef.shape[0] > 1 or pred[i] == 1 else -1.0
-            contrib = row.data * w[row.indices] * sign
-            top = np.argsort(-contrib, kind="stable")[:top_k]
+            weight = dict(zip(row.indices.tolist(), (row.data * w[row.indices] * sign).tolist()))
+            names = self._ngram_names(X[i], ragged, i, order)
+            top = sorted(weight, key=lambda c: -weight[c])[:top_k]
             label = self.classes_[pred[i]]
             out.append(Explanation(i, float(scores[i]), tuple(
-                Contribution(f"n-gram column {int(row.indices[t])}", f"towards {label!s}", float(contrib[t]))
-                for t in top), note=f"predicted {label!s}"))
+                Contribution(names.get(c, f"n-gram column {c}"), f"towards {label!s}", float(weight[c]))
+                for c in top), note=f"predicted {label!s}"))
         return out
+
+    def _ngram_names(self, raw, ragged, i: int, order: int) -> dict[int, str]:
+        """Column -> text of the first n-gram of item ``i`` hashed there."""
+        from .._kernels.sequence import emit_keys
+
+        toks = _as_tokens(raw) or []
+        one = ragged.item(i)
+        cells, _ = emit_keys(one, np.array([0, one.size], dtype=np.int64), np.zeros(1, dtype=np.int64), order, 0, True)
+        cols = (cells % np.uint64(int(self.n_features))).astype(np.int64)
+        names: dict[int, str] = {}
+        for t in range(cols.shape[0]):
+            x = "<end>" if t >= one.size else str(toks[t])
+            for j in range(order + 1):
+                c = int(cols[t, j])
+                if c not in names:
+                    ctx = " ".join("<start>" if t - q < 0 else str(toks[t - q]) for q in range(j, 0, -1))
+                    names[c] = f"{ctx} -> {x}" if ctx else x
+        return names
 
     @classmethod
     def _generic_check_data(cls) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 import numpy as np
+from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
 from .._kernels import sequence as K
@@ -151,6 +152,12 @@ class APICallSequenceModel(OutlierDetectorMixin, BaseDetector):
     """
 
     fallback_threat_score = 1.0
+
+    # ``entities`` is data, not routed metadata: no set_*_request methods for it.
+    __metadata_request__fit = {"entities": metadata_routing.UNUSED}
+    __metadata_request__partial_fit = {"entities": metadata_routing.UNUSED}
+    __metadata_request__predict = {"entities": metadata_routing.UNUSED}
+    __metadata_request__decision_function = {"entities": metadata_routing.UNUSED}
 
     def __init__(self, order: int = 3, aggregate: str = "max", window: int = 1, top_g: int = 9,
                  end_event: bool = True, entity_groups: dict | None = None,
