@@ -211,7 +211,7 @@ def _adjust(p, data, start, length, t, x, node, order, beta, tkeys, tvals):
 
 
 @njit
-def event_prob(data, start, length, t, top, order, alphas, uniform, tkeys, tvals,
+def event_prob(data, start, length, t, top, order, alphas, p0, c0, tkeys, tvals,
                group, beta_group, entity, beta_entity, top_g):
     """Smoothed probability of the event at position ``t`` of one item.
 
@@ -225,6 +225,9 @@ def event_prob(data, start, length, t, top, order, alphas, uniform, tkeys, tvals
     pull the result toward their own counts at the longest context with
     strengths ``beta_group`` and ``beta_entity``.
 
+    ``p0`` and ``c0`` hold ``p_0`` and the unigram count of every id
+    (index ``id + 2``; see :func:`level0`).
+
     Returns
     -------
     p : float
@@ -234,10 +237,9 @@ def event_prob(data, start, length, t, top, order, alphas, uniform, tkeys, tvals
     """
     x = token_at(data, start, length, t)
     h = node_seed(0)
-    c = lookup(tkeys, tvals, ctx_key(h))
-    cx = lookup(tkeys, tvals, cell_key(h, x))
-    p = (cx + alphas[0] * uniform) / (c + alphas[0])
-    seen_cx = cx
+    xi = x + 2 if x + 2 < p0.shape[0] else 2  # level 0 is precomputed per id (2 = unknown)
+    p = p0[xi]
+    seen_cx = c0[xi]
     seen_gth = 1.0
     if top_g > 0:
         seen_gth = lookup(tkeys, tvals, gth_key(h))
@@ -263,6 +265,30 @@ def event_prob(data, start, length, t, top, order, alphas, uniform, tkeys, tvals
 
 
 @njit
+def level0(tkeys, tvals, alpha0, uniform, max_id):
+    """Base-level probability ``p_0`` and count of ids ``-2..max_id`` (index ``id + 2``)."""
+    h = node_seed(0)
+    total = lookup(tkeys, tvals, ctx_key(h))
+    n = max_id + 3
+    p0 = np.empty(n, dtype=np.float64)
+    c0 = np.empty(n, dtype=np.float64)
+    for xi in range(n):
+        c = lookup(tkeys, tvals, cell_key(h, xi - 2))
+        c0[xi] = c
+        p0[xi] = (c + alpha0 * uniform) / (total + alpha0)
+    return p0, c0
+
+
+@njit
+def _max_id(data):
+    m = 0
+    for k in range(data.shape[0]):
+        if data[k] > m:
+            m = data[k]
+    return m
+
+
+@njit
 def surprises(data, offsets, groups, entities, order, alphas, uniform, tkeys, tvals,
               beta_group, beta_entity, eos, top_g):
     """Surprise ``-log p`` of every predicted event, and DeepLog's outside-top-g flags.
@@ -277,34 +303,19 @@ def surprises(data, offsets, groups, entities, order, alphas, uniform, tkeys, tv
     total = count_targets(offsets, eos)
     out = np.empty(total, dtype=np.float64)
     flags = np.zeros(total, dtype=np.uint8)
+    p0, c0 = level0(tkeys, tvals, alphas[0], uniform, _max_id(data))
     row = 0
     for i in range(n):
         start = offsets[i]
         length = offsets[i + 1] - start
         stop_t = length + 1 if eos else length
         for t in range(stop_t):
-            p, o = event_prob(data, start, length, t, order, order, alphas, uniform, tkeys, tvals,
+            p, o = event_prob(data, start, length, t, order, order, alphas, p0, c0, tkeys, tvals,
                               groups[i], beta_group, entities[i], beta_entity, top_g)
             out[row] = -np.log(p)
             flags[row] = o
             row += 1
     return out, flags
-
-
-@njit
-def probs_at(data, offsets, occ_item, occ_pos, top, order, alphas, uniform, tkeys, tvals,
-             groups, beta_group, entities, beta_entity):
-    """Smoothed probability of chosen events (item, position) with contexts up to ``top``."""
-    m = occ_item.shape[0]
-    out = np.empty(m, dtype=np.float64)
-    for r in range(m):
-        i = occ_item[r]
-        start = offsets[i]
-        length = offsets[i + 1] - start
-        p, o = event_prob(data, start, length, occ_pos[r], top, order, alphas, uniform, tkeys, tvals,
-                          groups[i], beta_group, entities[i], beta_entity, 0)
-        out[r] = p
-    return out
 
 
 @njit
@@ -411,11 +422,17 @@ def row_probs(rows, levels, top, order, alphas, uniform, tkeys, tvals,
     """Smoothed probability of each row's last token given its context (up to ``top``)."""
     m = rows.shape[0]
     out = np.empty(m, dtype=np.float64)
+    max_id = 0
+    for r in range(m):
+        for q in range(rows.shape[1]):
+            if rows[r, q] > max_id:
+                max_id = rows[r, q]
+    p0, c0 = level0(tkeys, tvals, alphas[0], uniform, max_id)
     for r in range(m):
         j = levels[r]
         tp = top if top < j else j
         # The row is an item of length j + 1 whose event sits at position j.
-        p, o = event_prob(rows[r], order - j, j + 1, j, tp, order, alphas, uniform, tkeys, tvals,
+        p, o = event_prob(rows[r], order - j, j + 1, j, tp, order, alphas, p0, c0, tkeys, tvals,
                           groups[r], beta_group, entities[r], beta_entity, 0)
         out[r] = p
     return out
