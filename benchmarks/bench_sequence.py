@@ -23,7 +23,8 @@ traces not in training plus all attack traces. The model never sees an attack,
 so every attack type is left out of training; per-type ROC-AUC pits each type
 alone against the held-out normals. The aggregate ``mean`` was chosen after
 looking at these test numbers (the default ``max`` is shown too), so treat it
-as optimistic.
+as optimistic. A second split adds half of the distinct validation normals
+(seed 0) to training.
 
 Mal-API-2019 (574 traces, 8 families): 5-fold stratified cross-validation
 grouped by distinct sequence (a duplicate never straddles train and test),
@@ -127,6 +128,8 @@ def hdfs(rows: list, sections: list) -> None:
         "rows": np.random.RandomState(0).choice(normal, len(normal) // 2, replace=False),
         "distinct": np.array([i for j, k in enumerate(keys) if j in chosen for i in distinct[k]]),
     }
+    APICallSequenceModel().fit(seqs[:50])  # compile the kernels before timing anything
+    APICallSequenceModel(aggregate="topg").fit(seqs[:50])
     for name, train in splits.items():
         test = np.setdiff1d(np.arange(len(seqs)), train)
         X_train, X_test, y_test = [seqs[i] for i in train], [seqs[i] for i in test], y[test]
@@ -147,6 +150,8 @@ def hdfs(rows: list, sections: list) -> None:
         q = quality(y_test, count >= 1, count)
         for metric, value in q.items():
             rows.append({"system": "DeepLog-style top-9 rule (same n-gram counts)", "task": task, "metric": metric, "value": value})
+        rows.append({"system": "DeepLog-style top-9 rule (same n-gram counts)", "task": task, "metric": "training time (s)",
+                     "value": m_fit_g.seconds})
         pca = CountPCA(29)
         with measure() as m_fit_p:
             pca.fit(X_train)
@@ -221,6 +226,18 @@ def adfa(rows: list) -> None:
     pca = CountPCA(400).fit(X_train)
     rows.append({"system": "PCA on syscall counts (loglizer-style)", "task": task, "metric": "ROC-AUC",
                  "value": roc_auc_score(y, pca.spe(X_test))})
+    # More normal data: half of the distinct validation normals (seed 0) join the training set.
+    val = np.flatnonzero(split == "validation")
+    extra = np.random.RandomState(0).choice(val, len(val) // 2, replace=False)
+    train2 = np.r_[train, extra]
+    test2 = np.setdiff1d(test, extra)
+    y2 = lab[test2]
+    model = APICallSequenceModel(order=6, aggregate="mean").fit([seqs[i] for i in train2])
+    s2 = -model.score_samples([seqs[i] for i in test2])
+    rows.append({"system": "APICallSequenceModel (order 6, mean surprise)",
+                 "task": f"ADFA-LD dedup, train + half the validation normals (train {len(train2)}; test "
+                         f"{int((y2 == 0).sum())} normal + {int(y2.sum())} attack)",
+                 "metric": "ROC-AUC", "value": roc_auc_score(y2, s2)})
 
 
 def malapi(rows: list) -> None:

@@ -192,3 +192,22 @@ def test_shared_adfa_loader_deduplicates(shared_dataset):
     assert not normal & attack
     raw = load_adfa_ld(deduplicate=False, drop_conflicts=False)
     assert len(raw["sequences"]) > len(keys)
+
+
+def test_cli_fit_and_score(tmp_path, capsys):
+    import json
+
+    from secml_detect.cli import main
+
+    normal = tmp_path / "normal.txt"
+    normal.write_text("\n".join(["open read read close", "open write close"] * 30) + "\n")
+    new = tmp_path / "new.txt"
+    new.write_text("open read close\nopen exec socket\n\n")
+    model = tmp_path / "m.smd"
+    assert main(["sequences", "fit", str(normal), "--model", str(model), "--order", "2"]) == 0
+    capsys.readouterr()
+    assert main(["sequences", "score", str(new), "--model", str(model), "--jsonl"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["line"] for r in records] == [1, 2, 3]
+    assert records[1]["anomaly"] and records[1]["threat_score"] > records[0]["threat_score"]
+    assert "exec" in records[1]["surprising"][0]["call"]
