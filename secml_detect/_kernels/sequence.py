@@ -448,31 +448,20 @@ def hashed_ngram_features(data, offsets, order, eos, n_features):
     ``indptr`` (int64), ``indices`` (int32, sorted per row), ``counts`` (float64).
     """
     n = offsets.shape[0] - 1
-    per_item = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        per_item[i] = (offsets[i + 1] - offsets[i] + (1 if eos else 0)) * (order + 1)
+    cells, _ = emit_keys(data, offsets, np.zeros(n, dtype=np.int64), order, 0, eos)
+    toff = target_offsets(offsets, eos)
+    width = order + 1
+    total = cells.shape[0] * width
     indptr = np.zeros(n + 1, dtype=np.int64)
-    total = 0
-    for i in range(n):
-        total += per_item[i]
     indices = np.empty(total, dtype=np.int32)
     counts = np.empty(total, dtype=np.float64)
     nnz = 0
-    seed = node_seed(0)
     for i in range(n):
-        start = offsets[i]
-        length = offsets[i + 1] - start
-        stop_t = length + 1 if eos else length
-        cols = np.empty(per_item[i], dtype=np.int64)
-        m = 0
-        for t in range(stop_t):
-            x = token_at(data, start, length, t)
-            h = seed
-            for j in range(order + 1):
-                if j > 0:
-                    h = extend(h, token_at(data, start, length, t - j))
-                cols[m] = np.int64(cell_key(h, x) % np.uint64(n_features))
-                m += 1
+        m = (toff[i + 1] - toff[i]) * width
+        cols = np.empty(m, dtype=np.int64)
+        for r in range(toff[i], toff[i + 1]):
+            for j in range(width):
+                cols[(r - toff[i]) * width + j] = np.int64(cells[r, j] % np.uint64(n_features))
         cols.sort()
         j = 0
         while j < m:
