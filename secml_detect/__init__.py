@@ -46,6 +46,7 @@ _LAZY: dict[str, str] = {
 
     # Call sequences and process baselines.
     "APICallSequenceModel": "secml_detect.sequence",
+    "APICallSequenceClassifier": "secml_detect.sequence",
     "ProcessBaseline": "secml_detect.sequence",
 
     # Rules and models together.

@@ -13,7 +13,8 @@ nothing is dropped and the batch keeps its length and order.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from types import MappingProxyType
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -185,6 +186,11 @@ class Vocabulary:
         get = self._ids.get
         return np.array([get(t, UNKNOWN_TOKEN_ID) for t in tokens], dtype=np.int32)
 
+    @property
+    def mapping(self) -> Mapping[Hashable, int]:
+        """Read-only token -> id mapping (for fast batch lookups with ``.get``)."""
+        return MappingProxyType(self._ids)
+
     def decode(self, ids: Iterable[int]) -> list[Hashable | None]:
         """Tokens of ``ids`` (``None`` for the unknown id)."""
         return [self._tokens[int(i)] for i in ids]
@@ -239,7 +245,13 @@ def to_ragged_tokens(
             truncated.append(False)
             parts.append(np.zeros(0, dtype=np.int32))
             continue
-        seq = list(seq)
+        try:
+            seq = list(seq)
+        except TypeError:  # a number or an object: not a sequence, flagged like None
+            missing.append(True)
+            truncated.append(False)
+            parts.append(np.zeros(0, dtype=np.int32))
+            continue
         cut = max_len is not None and len(seq) > max_len
         if cut:
             seq = seq[:max_len]

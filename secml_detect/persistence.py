@@ -67,6 +67,12 @@ TRUSTED_TYPES: frozenset[str] = frozenset(
     }
 )
 _TRUSTED_PREFIX = "secml_detect."
+# Attributes rebuilt by the estimator itself when needed (compiled objects with no
+# dict state): they are left out when saving.
+_TRANSIENT_ATTRIBUTES = {
+    "sklearn.linear_model._stochastic_gradient.SGDClassifier": ("_loss_function_",),
+    "sklearn.linear_model._stochastic_gradient.SGDOneClassSVM": ("_loss_function_",),
+}
 # Scalar types that may appear as parameter values (e.g. ``dtype=np.float32``).
 _TRUSTED_SCALAR_TYPES = {
     f"numpy.{name}": getattr(np, name)
@@ -138,6 +144,9 @@ class _Writer:
             return {"__type__": name}
         if hasattr(obj, "__dict__") or hasattr(obj, "__getstate__"):
             state = obj.__getstate__() if hasattr(obj, "__getstate__") else vars(obj)
+            transient = _TRANSIENT_ATTRIBUTES.get(_type_name(type(obj)), ())
+            if transient and isinstance(state, dict):
+                state = {k: v for k, v in state.items() if k not in transient}
             if not isinstance(state, dict):
                 raise TypeError(f"cannot save {_type_name(type(obj))} at {where}: its state is not a dict")
             return {"__object__": _type_name(type(obj)), "state": self.encode(state, where)}

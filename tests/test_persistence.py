@@ -139,3 +139,15 @@ def test_version_mismatch_warns(tmp_path):
         zf.writestr("arrays.npz", arrays)
     with pytest.warns(ModelVersionWarning, match="0.0.1"):
         assert load(path) == {"x": 1}
+
+
+def test_sgd_classifier_round_trip_and_keeps_learning(tmp_path):
+    from sklearn.linear_model import SGDClassifier
+
+    X = np.random.RandomState(0).randn(60, 3)
+    y = (X[:, 0] > 0).astype(int)
+    model = SGDClassifier(loss="log_loss", random_state=0).fit(X, y)
+    save(model, tmp_path / "sgd.smd")
+    loaded = load(tmp_path / "sgd.smd")
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    loaded.partial_fit(X[:10], y[:10])  # the dropped loss object is rebuilt by partial_fit

@@ -67,9 +67,10 @@ def test_tokens_round_trip(seqs):
 
 def test_unknown_tokens_map_to_zero_and_strings_are_not_sequences():
     vocab = Vocabulary(["a"])
-    ragged = to_ragged_tokens([["a", "zzz"], "abc", None], vocab)
+    ragged = to_ragged_tokens([["a", "zzz"], "abc", None, 5, object()], vocab)
     assert ragged.item(0).tolist() == [1, 0]
-    assert ragged.missing.tolist() == [False, True, True]
+    assert ragged.missing.tolist() == [False, True, True, True, True]
+    assert vocab.mapping["a"] == 1
     assert len(vocab) == 2
 
 

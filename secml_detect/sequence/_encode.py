@@ -1,0 +1,132 @@
+"""Batches of token sequences (and entity keys) as ragged ``int32`` buffers."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Hashable, Mapping
+
+import numpy as np
+
+from .._ragged import RaggedArray, Vocabulary
+
+__all__ = ["encode_sequences"]
+
+_PLAIN = (list, tuple)
+
+
+def _as_tokens(seq: object) -> list | None:
+    """The tokens of one item as a list, or None when it is not a token sequence."""
+    if seq is None or isinstance(seq, (str, bytes, bytearray, Mapping)):
+        return None
+    if isinstance(seq, float) and math.isnan(seq):
+        return None
+    if isinstance(seq, _PLAIN):
+        return list(seq)
+    if isinstance(seq, np.ndarray):
+        return seq.ravel().tolist() if seq.dtype != object else list(seq.ravel())
+    try:
+        return list(seq)  # any other iterable (generator, deque, pandas Series...)
+    except TypeError:
+        return None
+
+
+def encode_sequences(X, vocabulary: Vocabulary, *, grow: bool = False,
+                     max_len: int | None = None) -> tuple[RaggedArray, list[str]]:
+    """Encode a batch into a :class:`~secml_detect._ragged.RaggedArray` of token ids.
+
+    Equivalent to :func:`secml_detect._ragged.to_ragged_tokens` but never
+    raises on an item: items that are not sequences (``None``, NaN, a bare
+    string, a number, an arbitrary object) or that hold an unhashable token
+    become empty items flagged ``missing``, and the reason is returned.
+    Well-formed batches take a fast path (one dictionary pass over all tokens).
+
+    Returns
+    -------
+    ragged : RaggedArray
+    reasons : list of str
+        One reason per missing item, in index order.
+
+    Examples
+    --------
+    >>> v = Vocabulary()
+    >>> r, why = encode_sequences([["open", "read"], None, [["unhashable"]]], v, grow=True)
+    >>> r.data.tolist(), r.missing.tolist(), why
+    ([1, 2], [False, True, True], ['not a sequence of tokens', 'unhashable token'])
+    """
+    if isinstance(X, (str, bytes)):
+        raise TypeError("expected a batch (a list of sequences), got a single str/bytes")
+    items = X if isinstance(X, list) else list(X)
+    n = len(items)
+    if all(type(s) in _PLAIN for s in items):
+        seqs = items
+        if max_len is not None:
+            truncated = np.array([len(s) > max_len for s in seqs], dtype=bool)
+            if truncated.any():
+                seqs = [s[:max_len] for s in seqs]
+        else:
+            truncated = np.zeros(n, dtype=bool)
+        try:
+            if grow:
+                add = vocabulary.add
+                ids = [add(t) for t in itertools.chain.from_iterable(seqs)]
+            else:
+                get = vocabulary.mapping.get
+                ids = [get(t, 0) for t in itertools.chain.from_iterable(seqs)]
+        except TypeError:  # an unhashable token somewhere: take the careful path
+            pass
+        else:
+            lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=n)
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            data = np.array(ids, dtype=np.int32)
+            return RaggedArray(data, offsets, np.zeros(n, dtype=bool), truncated), []
+    parts: list[np.ndarray] = []
+    missing = np.zeros(n, dtype=bool)
+    truncated = np.zeros(n, dtype=bool)
+    reasons: list[str] = []
+    empty = np.zeros(0, dtype=np.int32)
+    for i, seq in enumerate(items):
+        toks = _as_tokens(seq)
+        if toks is None:
+            missing[i] = True
+            reasons.append("not a sequence of tokens")
+            parts.append(empty)
+            continue
+        if max_len is not None and len(toks) > max_len:
+            toks = toks[:max_len]
+            truncated[i] = True
+        try:
+            for t in toks:
+                hash(t)  # check all before adding anything
+            parts.append(vocabulary.encode(toks, grow=grow))
+        except TypeError:
+            missing[i] = True
+            reasons.append("unhashable token")
+            parts.append(empty)
+    lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=n)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    data = np.concatenate(parts).astype(np.int32, copy=False) if parts else np.zeros(0, np.int32)
+    return RaggedArray(data, offsets, missing, truncated), reasons
+
+
+def entity_list(entities, n: int) -> list[Hashable | None]:
+    """Validate an ``entities=`` argument: one hashable key (or None) per item."""
+    if entities is None:
+        return [None] * n
+    out = list(entities)
+    if len(out) != n:
+        raise ValueError(f"entities has {len(out)} keys for {n} sequences")
+    clean = []
+    for e in out:
+        if e is None or (isinstance(e, float) and math.isnan(e)):
+            clean.append(None)
+            continue
+        try:
+            hash(e)
+        except TypeError:
+            clean.append(None)
+            continue
+        clean.append(e.item() if isinstance(e, np.generic) else e)
+    return clean
