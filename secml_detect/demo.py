@@ -1,12 +1,14 @@
 """End-to-end demo of the hybrid detector on data bundled in the package (``make demo``).
 
 1. Builds an event table from real public samples shipped in the package:
-   domains (popular vs C2), HTTP parameter values (normal vs attacks) and
+   domains (popular vs C2), HTTP parameter values (normal vs attacks),
    destination addresses (Tor exits by first-seen date vs background
-   addresses). Events carry different columns: missing ones are normal.
+   addresses) and HDFS log-key sessions (normal vs anomalous). Events carry
+   different columns: missing ones are normal.
 2. Fits a HybridDetector: a URL/domain classifier, an anomaly model of
-   normal payloads, an IP-neighbourhood classifier, and signature rules
-   (the Tor exit list and the C2 domains known at training time).
+   normal payloads, an IP-neighbourhood classifier, a call-sequence model,
+   and signature rules (the Tor exit list and the C2 domains known at
+   training time).
 3. Prints the top alerts with their reasons, applies analyst verdicts to the
    top of the queue, shows the re-ranked alerts and the promoted signatures.
 4. Replays Tor exits week by week (rules only / models only / hybrid /
@@ -50,6 +52,20 @@ def _domain_events(rng):
     return train, test
 
 
+def _call_events(rng):
+    from .datasets.sequences import load_hdfs_sample
+
+    sessions, labels = load_hdfs_sample()
+    normal = [s for s, y in zip(sessions, labels) if y == 0]
+    anomalous = [s for s, y in zip(sessions, labels) if y == 1]
+    order = rng.permutation(len(normal))
+    half = len(order) // 2
+    train = [({"calls": [f"E{k}" for k in normal[i]]}, 0) for i in order[:half]]
+    test = [({"calls": [f"E{k}" for k in normal[i]]}, 0) for i in order[half:]]
+    test += [({"calls": [f"E{k}" for k in s]}, 1) for s in anomalous]
+    return train, test
+
+
 def _ip_events(rng, tor, n_background):
     from .datasets.ips import int_to_ipv4, sample_background_ipv4
 
@@ -62,7 +78,8 @@ def _ip_events(rng, tor, n_background):
 
 
 def build_detector(known_tor, known_c2):
-    from . import ByteFrequencyModel, HybridDetector, IPReputationClassifier, SignatureMatcher, URLClassifier
+    from . import (APICallSequenceModel, ByteFrequencyModel, HybridDetector, IPReputationClassifier, SignatureMatcher,
+                   URLClassifier)
 
     rules = SignatureMatcher()
     rules.fit()
@@ -72,6 +89,7 @@ def build_detector(known_tor, known_c2):
         ("domain", URLClassifier(n_features=2**16, random_state=0), "domain"),
         ("payload", ByteFrequencyModel(), "payload"),
         ("dst_ip", IPReputationClassifier(), "dst_ip"),
+        ("calls", APICallSequenceModel(random_state=0), "calls"),
     ]
     return HybridDetector(components, rules, random_state=0)
 
@@ -79,6 +97,8 @@ def build_detector(known_tor, known_c2):
 def _print_alerts(alerts, truth, limit):
     for rank, a in enumerate(alerts[:limit], start=1):
         what = ", ".join(f"{k}={str(v)[:48]!r}" for k, v in a.event.items() if k != "kind")
+        if "calls" in a.event:
+            what = f"calls=[{len(a.event['calls'])} log keys: {' '.join(a.event['calls'][:6])} ...]"
         verdict = "malicious" if truth[a.index] else "benign"
         reasons = []
         if a.rules:
@@ -110,8 +130,9 @@ def run(out_dir: str | Path = "demo_output", top: int = 8, replay_weeks: int = 1
     d_train, d_test = _domain_events(rng)
     p_train, p_test = _payload_events(rng)
     i_train, i_test, known_tor = _ip_events(rng, tor, n_background=3000)
-    train = d_train + p_train + i_train
-    test = d_test + p_test + i_test
+    c_train, c_test = _call_events(rng)
+    train = d_train + p_train + i_train + c_train
+    test = d_test + p_test + i_test + c_test
     order = rng.permutation(len(test))
     test = [test[i] for i in order]
     train_events, train_y = [e for e, _ in train], np.array([y for _, y in train], dtype=float)
@@ -120,7 +141,7 @@ def run(out_dir: str | Path = "demo_output", top: int = 8, replay_weeks: int = 1
 
     print("== secml_detect demo: rules and models together ==")
     print(f"training table: {len(train_events)} events; test table: {len(test_events)} events "
-          f"({int(test_y.sum())} malicious); columns: domain, payload, dst_ip (each event has some)")
+          f"({int(test_y.sum())} malicious); columns: domain, payload, dst_ip, calls (each event has some)")
     hd = build_detector(known_tor, known_c2).fit(train_events, train_y)
     print(f"fitted {', '.join(hd.components_)} + {len(hd.signatures_.rule_ids())} rule sets "
           f"in {time.perf_counter() - start:.1f}s")
@@ -134,17 +155,17 @@ def run(out_dir: str | Path = "demo_output", top: int = 8, replay_weeks: int = 1
     _print_alerts(alerts, test_y, top)
 
     # Rule hits are known threats; the analyst triages what only the models surfaced,
-    # the top 15 of each column's queue.
+    # the top 40 of each column's queue.
     model_only = [a for a in alerts if not a.rules]
-    reviewed = [a for column in ("domain", "payload", "dst_ip") for a in
-                [a for a in model_only if column in a.event][:15]]
+    reviewed = [a for column in ("domain", "payload", "dst_ip", "calls") for a in
+                [a for a in model_only if column in a.event][:40]]
     verdicts = ["malicious" if test_y[a.index] else "benign" for a in reviewed]
     before_fp = _false_in_top(model_only, test_y, 200)
     hd.feedback([a.alert_id for a in reviewed], verdicts, analyst="demo-analyst")
     after = [a for a in hd.alerts(test_events) if not a.rules]
     reviewed_ids = {a.alert_id for a in reviewed}
     fresh = [a for a in after if a.alert_id not in reviewed_ids]
-    print(f"\n-- analyst reviewed {len(reviewed)} model-only alerts (top 15 per column): {verdicts.count('malicious')} malicious, "
+    print(f"\n-- analyst reviewed {len(reviewed)} model-only alerts (top 40 per column): {verdicts.count('malicious')} malicious, "
           f"{verdicts.count('benign')} benign --")
     print(f"false alerts among the top 200 model-only alerts: {before_fp} before feedback, "
           f"{_false_in_top(after, test_y, 200)} after; ROC-AUC now {roc_auc_score(test_y, hd.threat_score(test_events)):.3f}")

@@ -77,10 +77,13 @@ def test_dismissed_false_positive_stops_alerting_and_similar_events_drop():
 def test_feedback_trains_combiner_when_both_classes_seen():
     hd = HybridDetector([("payload", ByteFrequencyModel(), "payload")], random_state=0, label_prior=2.0)
     hd.fit(_normal_events())
-    events = [{"payload": f"id={i}' OR '1'='1"} for i in range(5)] + [{"payload": f'{{"k":{i}}}'} for i in range(5)]
+    n = HybridDetector.MIN_LABELS_PER_CLASS
+    events = [{"payload": f"id={i}' OR '1'='1"} for i in range(n)] + [{"payload": f'{{"k":{i}}}'} for i in range(n)]
     alerts = {a.index: a.alert_id for a in hd.alerts(events, threshold=0.0)}
-    hd.feedback([alerts[i] for i in range(10)], ["malicious"] * 5 + ["benign"] * 5)
-    assert hd.combiner_ is not None and len(hd.labelled_y_) == 10 and hd.supervised_.all()
+    hd.feedback([alerts[i] for i in range(n - 1)] + [alerts[n + i] for i in range(n)], ["malicious"] * (n - 1) + ["benign"] * n)
+    assert hd.combiner_ is None  # one malicious label short: the component is not re-weighted on anecdotes
+    hd.feedback([alerts[n - 1]], ["malicious"])
+    assert hd.combiner_ is not None and len(hd.labelled_y_) == 2 * n and hd.supervised_.all()
     scores = hd.threat_score([{"payload": "id=99' OR '1'='1"}, {"payload": '{"k":99}'}])
     assert scores[0] > scores[1]
 

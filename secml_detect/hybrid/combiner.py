@@ -16,7 +16,8 @@ Unsupervised start (documented in the user guide):
   model alone at most ``model_cap``, and agreement ranks above either alone.
 
 With labels (from ``fit`` or analyst feedback), the components that have
-labelled events of **both** classes are combined by a logistic regression over
+labelled events of **both** classes (at least
+``HybridDetector.MIN_LABELS_PER_CLASS`` of each) are combined by a logistic regression over
 their scores and missingness flags, whose probability replaces their
 unsupervised evidence with weight ``n_labels / (n_labels + label_prior)``, so
 it takes over as evidence grows. Components whose labelled events are all of

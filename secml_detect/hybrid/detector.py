@@ -137,6 +137,8 @@ class HybridDetector(BaseDetector):
 
     fallback_threat_score = 1.0
     MAX_ALERT_LOG = 100_000
+    #: Labelled events of each class a component needs before the learned combiner weighs it.
+    MIN_LABELS_PER_CLASS = 20
 
     def __init__(
         self,
@@ -480,7 +482,10 @@ class HybridDetector(BaseDetector):
         """Learn how to combine the components that have labels of both classes."""
         y = self.labelled_y_
         present = ~np.isnan(self.labelled_scores_)
-        self.supervised_ = np.array([len(np.unique(y[present[:, j]])) == 2 for j in range(present.shape[1])], dtype=bool)
+        # A component joins the learned combination once it has enough labels of each class;
+        # a handful of confirmed alerts would otherwise re-weight it on anecdotes.
+        counts = [np.bincount(y[present[:, j]].astype(int), minlength=2) for j in range(present.shape[1])]
+        self.supervised_ = np.array([c.min() >= self.MIN_LABELS_PER_CLASS for c in counts], dtype=bool)
         rows = present[:, self.supervised_].any(axis=1)
         self.n_combiner_labels_ = int(rows.sum())
         if not self.supervised_.any() or len(np.unique(y[rows])) < 2:
