@@ -50,7 +50,7 @@ def main() -> None:
             start = time.perf_counter()
             score_partitions(model, ddf, column="payload").compute()
             rate = n / (time.perf_counter() - start)
-            tiny = dd.from_pandas(frame.iloc[:640], npartitions=64).persist()
+            tiny = dd.from_pandas(frame.iloc[:640], chunksize=10)
             score_partitions(model, tiny, column="payload").compute()
             start = time.perf_counter()
             score_partitions(model, tiny, column="payload").compute()
