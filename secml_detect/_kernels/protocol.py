@@ -428,3 +428,593 @@ def vocab_parent_probs(keys, node_parent, tkeys, tvals, totals, alphas):
                 p = (c + a * p) / (totals[nd, tag] + a)
         out[i] = p
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP/1.x request parsing (mirrors secml_detect.protocol.parsing.parse_http_request exactly)
+# --------------------------------------------------------------------------------------------
+
+LOC_QUERY, LOC_BODY, LOC_COOKIE, LOC_HEADER, LOC_PATH, LOC_PAYLOAD = 0, 1, 2, 3, 4, 5
+(F_REQUEST_LINE, F_VERSION, F_NO_END, F_HEADER_LINE, F_BARE_LF, F_FOLD, F_PERCENT, F_NON_UTF8, F_CONTROL,
+ F_BODY_SHORT, F_BODY_LONG, F_HEADER_SIZE, F_FRAMING, F_TOO_MANY, F_VALUE_CUT, F_JSON) = (1 << i for i in range(16))
+_CL_CAP = 10**18
+
+
+@njit
+def _is_ws(b):
+    return b == 32 or b == 9 or b == 10 or b == 13 or b == 11 or b == 12
+
+
+@njit
+def _is_hex(b):
+    return (48 <= b <= 57) or (65 <= b <= 70) or (97 <= b <= 102)
+
+
+@njit
+def _hexval(b):
+    if b <= 57:
+        return b - 48
+    if b <= 70:
+        return b - 55
+    return b - 87
+
+
+@njit
+def _lower(b):
+    return b + 32 if 65 <= b <= 90 else b
+
+
+@njit
+def utf8_valid(data, start, stop):
+    """Whether ``data[start:stop]`` is strict UTF-8 (as Python's decoder accepts it)."""
+    i = start
+    while i < stop:
+        c = data[i]
+        if c < 0x80:
+            i += 1
+            continue
+        lo, hi = 0x80, 0xBF
+        if 0xC2 <= c <= 0xDF:
+            n = 1
+        elif c == 0xE0:
+            n, lo = 2, 0xA0
+        elif 0xE1 <= c <= 0xEC or c == 0xEE or c == 0xEF:
+            n = 2
+        elif c == 0xED:
+            n, hi = 2, 0x9F
+        elif c == 0xF0:
+            n, lo = 3, 0x90
+        elif 0xF1 <= c <= 0xF3:
+            n = 3
+        elif c == 0xF4:
+            n, hi = 3, 0x8F
+        else:
+            return False
+        if i + n >= stop:
+            return False
+        if not (lo <= data[i + 1] <= hi):
+            return False
+        for j in range(2, n + 1):
+            if not (0x80 <= data[i + j] <= 0xBF):
+                return False
+        i += n + 1
+    return True
+
+
+@njit
+def _decode(src, start, stop, plus, out, pos):
+    """Percent-decode ``src[start:stop]`` into ``out[pos:]``: (new pos, whether an escape was invalid)."""
+    bad = False
+    i = start
+    while i < stop:
+        c = src[i]
+        if c == 37:  # '%'
+            if i + 2 < stop and _is_hex(src[i + 1]) and _is_hex(src[i + 2]):
+                out[pos] = _hexval(src[i + 1]) * 16 + _hexval(src[i + 2])
+                pos += 1
+                i += 3
+                continue
+            bad = True
+            out[pos] = 37
+        elif plus and c == 43:
+            out[pos] = 32
+        else:
+            out[pos] = c
+        pos += 1
+        i += 1
+    return pos, bad
+
+
+@njit
+def _strip(data, start, stop):
+    while start < stop and _is_ws(data[start]):
+        start += 1
+    while stop > start and _is_ws(data[stop - 1]):
+        stop -= 1
+    return start, stop
+
+
+@njit
+def _equals_lower(data, start, stop, word):
+    if stop - start != word.shape[0]:
+        return False
+    for k in range(word.shape[0]):
+        if _lower(data[start + k]) != word[k]:
+            return False
+    return True
+
+
+@njit
+def _contains_lower(data, start, stop, word):
+    m = word.shape[0]
+    for s in range(start, stop - m + 1):
+        ok = True
+        for k in range(m):
+            if _lower(data[s + k]) != word[k]:
+                ok = False
+                break
+        if ok:
+            return True
+    return False
+
+
+@njit
+def _find(data, start, stop, byte):
+    for k in range(start, stop):
+        if data[k] == byte:
+            return k
+    return -1
+
+
+def _word(text: bytes) -> np.ndarray:
+    return np.frombuffer(text, dtype=np.uint8).copy()
+
+
+_W_COOKIE = _word(b"cookie")
+_W_CLEN = _word(b"content-length")
+_W_TE = _word(b"transfer-encoding")
+_W_CTYPE = _word(b"content-type")
+_W_HOST = _word(b"host")
+_W_JSON = _word(b"json")
+_W_FORM = _word(b"x-www-form-urlencoded")
+_W_PATH = _word(b"#path")
+_W_BODY = _word(b"#body")
+_W_DEFAULT = _word(b"default")
+
+
+@njit
+def parse_http_batch(data, offsets, max_fields, max_value_bytes, max_header_bytes):
+    """Parse a batch of raw HTTP/1.x requests (see ``parse_http_request`` for the rules).
+
+    Returns
+    -------
+    req : tuple
+        ``(flags, slow, svc_off, method_off, endpoint_off)`` per request, the
+        offsets indexing ``svc``, ``method`` and ``endpoint`` buffers; ``slow``
+        marks requests the kernel leaves to the Python parser (JSON bodies).
+    buffers : tuple
+        ``(svc, method, endpoint)`` ``uint8`` buffers.
+    fields : tuple
+        ``(field_req, field_loc, name_off, name, value_off, value)``.
+    """
+    n = offsets.shape[0] - 1
+    total = data.shape[0]
+    flags_out = np.zeros(n, dtype=np.int64)
+    slow = np.zeros(n, dtype=np.bool_)
+    svc = np.empty(total + 7 * n, dtype=np.uint8)
+    svc_off = np.zeros(n + 1, dtype=np.int64)
+    meth = np.empty(total + 1, dtype=np.uint8)
+    meth_off = np.zeros(n + 1, dtype=np.int64)
+    endp = np.empty(3 * total + 2 * n + 1, dtype=np.uint8)
+    endp_off = np.zeros(n + 1, dtype=np.int64)
+    max_f = total + 3 * n + 1
+    f_req = np.empty(max_f, dtype=np.int64)
+    f_loc = np.empty(max_f, dtype=np.int64)
+    name_off = np.zeros(max_f + 1, dtype=np.int64)
+    names = np.empty(total + 10 * n + 1, dtype=np.uint8)
+    value_off = np.zeros(max_f + 1, dtype=np.int64)
+    values = np.empty(total + n + 1, dtype=np.uint8)
+    longest = 1
+    for i in range(n):
+        longest = max(longest, offsets[i + 1] - offsets[i] + 2)
+    line_s = np.empty(longest, dtype=np.int64)
+    line_e = np.empty(longest, dtype=np.int64)
+    tok_s = np.empty(longest, dtype=np.int64)
+    tok_e = np.empty(longest, dtype=np.int64)
+    tbuf = np.empty(longest, dtype=np.uint8)
+    dbuf = np.empty(longest, dtype=np.uint8)
+    w_cookie = _W_COOKIE
+    w_clen = _W_CLEN
+    w_te = _W_TE
+    w_ctype = _W_CTYPE
+    w_host = _W_HOST
+    w_json = _W_JSON
+    w_form = _W_FORM
+    w_path = _W_PATH
+    w_body = _W_BODY
+    w_default = _W_DEFAULT
+    nf = 0  # fields written
+    npos = 0  # name bytes written
+    vpos = 0  # value bytes written
+    spos = 0
+    mpos = 0
+    epos = 0
+    for i in range(n):
+        a = offsets[i]
+        b = offsets[i + 1]
+        flags = 0
+        req_first_field = nf
+        # ---- head / body split
+        end = -1
+        for k in range(a, b - 3):
+            if data[k] == 13 and data[k + 1] == 10 and data[k + 2] == 13 and data[k + 3] == 10:
+                end = k
+                break
+        if end >= 0:
+            hs, he, bs, be = a, end, end + 4, b
+        else:
+            for k in range(a, b - 1):
+                if data[k] == 10 and data[k + 1] == 10:
+                    end = k
+                    break
+            if end >= 0:
+                hs, he, bs, be = a, end, end + 2, b
+                flags |= F_BARE_LF
+            else:
+                hs, he, bs, be = a, b, b, b
+                flags |= F_NO_END
+        if he - hs > max_header_bytes:
+            flags |= F_HEADER_SIZE
+            he = hs + max_header_bytes
+        # ---- lines
+        nl = 0
+        pos = hs
+        while True:
+            j = _find(data, pos, he, 10)
+            stop = he if j < 0 else j
+            e_ = stop
+            if e_ > pos and data[e_ - 1] == 13:
+                e_ -= 1
+            elif j >= 0:
+                flags |= F_BARE_LF
+            line_s[nl] = pos
+            line_e[nl] = e_
+            nl += 1
+            if j < 0:
+                break
+            pos = j + 1
+        for k in range(hs, he):
+            c = data[k]
+            if c <= 8 or c == 11 or c == 12 or (14 <= c <= 31) or c == 127:
+                flags |= F_CONTROL
+                break
+        # ---- request line tokens
+        nt = 0
+        k = line_s[0]
+        e0 = line_e[0]
+        while k < e0:
+            while k < e0 and _is_ws(data[k]):
+                k += 1
+            if k >= e0:
+                break
+            tok_s[nt] = k
+            while k < e0 and not _is_ws(data[k]):
+                k += 1
+            tok_e[nt] = k
+            nt += 1
+        has_version = False
+        if nt >= 3:
+            vs = tok_s[nt - 1]
+            ve = tok_e[nt - 1]
+            if ve - vs >= 5 and data[vs] == 72 and data[vs + 1] == 84 and data[vs + 2] == 84 and data[vs + 3] == 80 \
+                    and data[vs + 4] == 47:
+                has_version = True
+        if has_version:
+            t_first, t_last = 1, nt - 2
+            if nt > 3:
+                flags |= F_REQUEST_LINE
+            vs = tok_s[nt - 1]
+            ve = tok_e[nt - 1]
+            known = ve - vs == 8 and data[vs + 5] == 49 and data[vs + 6] == 46 and (
+                data[vs + 7] == 49 or data[vs + 7] == 48)
+            known = known or (ve - vs == 8 and data[vs + 5] == 48 and data[vs + 6] == 46 and data[vs + 7] == 57)
+            if not known:
+                flags |= F_VERSION
+        else:
+            flags |= F_REQUEST_LINE | F_VERSION
+            t_first, t_last = 1, nt - 1
+        # method
+        if nt > 0:
+            ms, me = tok_s[0], tok_e[0]
+            ok = 1 <= me - ms <= 20 and 65 <= data[ms] <= 90
+            for q in range(ms + 1, me):
+                c = data[q]
+                if not (65 <= c <= 90 or c == 95 or c == 45):
+                    ok = False
+            if not ok:
+                flags |= F_REQUEST_LINE
+            for q in range(ms, min(me, ms + 32)):
+                meth[mpos] = data[q]
+                mpos += 1
+        else:
+            flags |= F_REQUEST_LINE
+        meth_off[i + 1] = mpos
+        # target: tokens joined by one space
+        tl = 0
+        for t in range(t_first, t_last + 1):
+            if t > t_first:
+                tbuf[tl] = 32
+                tl += 1
+            for q in range(tok_s[t], tok_e[t]):
+                tbuf[tl] = data[q]
+                tl += 1
+        ts = 0
+        if tl >= 7 and tbuf[0] == 104 and tbuf[1] == 116 and tbuf[2] == 116 and tbuf[3] == 112 and (
+                (tbuf[4] == 58 and tbuf[5] == 47 and tbuf[6] == 47)
+                or (tl >= 8 and tbuf[4] == 115 and tbuf[5] == 58 and tbuf[6] == 47 and tbuf[7] == 47)):
+            dslash = 5 if tbuf[4] == 58 else 6
+            rest = dslash + 2
+            slash = _find(tbuf, rest, tl, 47)
+            if slash >= 0:
+                ts = slash
+            else:
+                tbuf[0] = 47
+                ts, tl = 0, 1
+        hash_at = _find(tbuf, ts, tl, 35)
+        if hash_at >= 0:
+            tl = hash_at
+        qmark = _find(tbuf, ts, tl, 63)
+        path_end = tl if qmark < 0 else qmark
+        dl, bad = _decode(tbuf, ts, path_end, False, dbuf, 0)
+        if bad:
+            flags |= F_PERCENT
+        if not utf8_valid(tbuf, ts, path_end):
+            flags |= F_NON_UTF8
+        # endpoint: normalised decoded path
+        e_start = epos
+        seg = 0
+        while True:
+            slash = _find(dbuf, seg, dl, 47)
+            seg_end = dl if slash < 0 else slash
+            length = seg_end - seg
+            digits = length > 0
+            hexish = length >= 16
+            any_digit = False
+            for q in range(seg, seg_end):
+                c = dbuf[q]
+                if not (48 <= c <= 57):
+                    digits = False
+                else:
+                    any_digit = True
+                if not (_is_hex(c) or c == 45):
+                    hexish = False
+            if digits:
+                endp[epos] = 123
+                endp[epos + 1] = 110
+                endp[epos + 2] = 125
+                epos += 3
+            elif hexish and any_digit:
+                endp[epos] = 123
+                endp[epos + 1] = 105
+                endp[epos + 2] = 100
+                endp[epos + 3] = 125
+                epos += 4
+            else:
+                for q in range(seg, seg_end):
+                    endp[epos] = dbuf[q]
+                    epos += 1
+            if slash < 0:
+                break
+            endp[epos] = 47
+            epos += 1
+            seg = slash + 1
+        if epos == e_start:
+            endp[epos] = 47
+            epos += 1
+        endp_off[i + 1] = epos
+        # the path field and the query parameters
+        if dl > 1:
+            if nf - req_first_field >= max_fields:
+                flags |= F_TOO_MANY
+            else:
+                for q in range(w_path.shape[0]):
+                    names[npos] = w_path[q]
+                    npos += 1
+                cut = min(dl, max_value_bytes)
+                if cut < dl:
+                    flags |= F_VALUE_CUT
+                for q in range(cut):
+                    values[vpos] = dbuf[q]
+                    vpos += 1
+                f_req[nf] = i
+                f_loc[nf] = LOC_PATH
+                nf += 1
+                name_off[nf] = npos
+                value_off[nf] = vpos
+        if qmark >= 0:
+            nf, npos, vpos, flags = _form(tbuf, qmark + 1, tl, LOC_QUERY, i, req_first_field, max_fields,
+                                          max_value_bytes, names, npos, values, vpos, f_req, f_loc, name_off,
+                                          value_off, nf, flags)
+        # ---- header lines
+        cl = -1
+        ct_s, ct_e = 0, 0
+        host_s, host_e = 0, 0
+        for ln in range(1, nl):
+            ls_, le_ = line_s[ln], line_e[ln]
+            if le_ == ls_:
+                continue
+            if data[ls_] == 32 or data[ls_] == 9:
+                flags |= F_FOLD
+                continue
+            colon = _find(data, ls_, le_, 58)
+            name_end = le_ if colon < 0 else colon
+            ns, ne = _strip(data, ls_, name_end)
+            has_space = _find(data, ns, ne, 32) >= 0
+            if colon < 0 or ne == ns or has_space:
+                flags |= F_HEADER_LINE
+                if colon < 0:
+                    continue
+            if not utf8_valid(data, ls_, le_):
+                flags |= F_NON_UTF8
+            vs_, ve_ = _strip(data, colon + 1, le_)
+            if _equals_lower(data, ns, ne, w_cookie):
+                c0 = vs_
+                while True:
+                    semi = _find(data, c0, ve_, 59)
+                    c1 = ve_ if semi < 0 else semi
+                    cs, ce = _strip(data, c0, c1)
+                    eq = _find(data, cs, ce, 61)
+                    nm_end = ce if eq < 0 else eq
+                    v_start = ce if eq < 0 else eq + 1
+                    v_begin = vpos
+                    vpos2, bad = _decode(data, v_start, ce, False, values, vpos)
+                    if bad:
+                        flags |= F_PERCENT
+                    if nf - req_first_field >= max_fields:
+                        flags |= F_TOO_MANY
+                    else:
+                        for q in range(cs, nm_end):
+                            names[npos] = data[q]
+                            npos += 1
+                        if vpos2 - v_begin > max_value_bytes:
+                            flags |= F_VALUE_CUT
+                            vpos2 = v_begin + max_value_bytes
+                        vpos = vpos2
+                        f_req[nf] = i
+                        f_loc[nf] = LOC_COOKIE
+                        nf += 1
+                        name_off[nf] = npos
+                        value_off[nf] = vpos
+                    if semi < 0:
+                        break
+                    c0 = semi + 1
+                continue
+            if _equals_lower(data, ns, ne, w_clen):
+                digits = ve_ > vs_
+                for q in range(vs_, ve_):
+                    if not (48 <= data[q] <= 57):
+                        digits = False
+                if cl >= 0 or not digits:
+                    flags |= F_FRAMING
+                if digits:
+                    cl = 0
+                    for q in range(vs_, ve_):
+                        if cl < _CL_CAP:
+                            cl = cl * 10 + (data[q] - 48)
+                    if cl > _CL_CAP:
+                        cl = _CL_CAP
+            elif _equals_lower(data, ns, ne, w_te):
+                if cl >= 0:
+                    flags |= F_FRAMING
+            elif _equals_lower(data, ns, ne, w_ctype):
+                ct_s, ct_e = vs_, ve_
+            elif _equals_lower(data, ns, ne, w_host):
+                host_s, host_e = vs_, ve_
+            if nf - req_first_field >= max_fields:
+                flags |= F_TOO_MANY
+            else:
+                for q in range(ns, ne):
+                    names[npos] = _lower(data[q])
+                    npos += 1
+                cut = min(ve_ - vs_, max_value_bytes)
+                if cut < ve_ - vs_:
+                    flags |= F_VALUE_CUT
+                for q in range(vs_, vs_ + cut):
+                    values[vpos] = data[q]
+                    vpos += 1
+                f_req[nf] = i
+                f_loc[nf] = LOC_HEADER
+                nf += 1
+                name_off[nf] = npos
+                value_off[nf] = vpos
+        # ---- body
+        if cl >= 0:
+            if be - bs < cl:
+                flags |= F_BODY_SHORT
+            elif be - bs > cl:
+                flags |= F_BODY_LONG
+                be = bs + cl
+        if be > bs:
+            if _contains_lower(data, ct_s, ct_e, w_json):
+                slow[i] = True
+            else:
+                probe = min(be, bs + 256)
+                form = _contains_lower(data, ct_s, ct_e, w_form) or (
+                    ct_e == ct_s and _find(data, bs, probe, 61) >= 0 and _find(data, bs, probe, 10) < 0)
+                if form:
+                    nf, npos, vpos, flags = _form(data, bs, be, LOC_BODY, i, req_first_field, max_fields,
+                                                  max_value_bytes, names, npos, values, vpos, f_req, f_loc,
+                                                  name_off, value_off, nf, flags)
+                elif nf - req_first_field >= max_fields:
+                    flags |= F_TOO_MANY
+                else:
+                    for q in range(w_body.shape[0]):
+                        names[npos] = w_body[q]
+                        npos += 1
+                    cut = min(be - bs, max_value_bytes)
+                    if cut < be - bs:
+                        flags |= F_VALUE_CUT
+                    for q in range(bs, bs + cut):
+                        values[vpos] = data[q]
+                        vpos += 1
+                    f_req[nf] = i
+                    f_loc[nf] = LOC_BODY
+                    nf += 1
+                    name_off[nf] = npos
+                    value_off[nf] = vpos
+        # ---- service
+        s0 = spos
+        if host_e > host_s:
+            colon = _find(data, host_s, host_e, 58)
+            stop = host_e if colon < 0 else colon
+            for q in range(host_s, min(stop, host_s + 255)):
+                svc[spos] = _lower(data[q])
+                spos += 1
+        if spos == s0:
+            for q in range(w_default.shape[0]):
+                svc[spos] = w_default[q]
+                spos += 1
+        svc_off[i + 1] = spos
+        flags_out[i] = flags
+    return ((flags_out, slow, svc_off, meth_off, endp_off), (svc[:spos].copy(), meth[:mpos].copy(),
+            endp[:epos].copy()), (f_req[:nf].copy(), f_loc[:nf].copy(), name_off[:nf + 1].copy(),
+            names[:npos].copy(), value_off[:nf + 1].copy(), values[:vpos].copy()))
+
+
+@njit
+def _form(src, start, stop, loc, i, first_field, max_fields, max_value_bytes, names, npos, values, vpos, f_req,
+          f_loc, name_off, value_off, nf, flags):
+    """``name=value&...`` pairs of ``src[start:stop]`` as fields (``+`` and escapes decoded)."""
+    p0 = start
+    while p0 <= stop:
+        amp = _find(src, p0, stop, 38)
+        p1 = stop if amp < 0 else amp
+        if p1 > p0:
+            eq = _find(src, p0, p1, 61)
+            nm_end = p1 if eq < 0 else eq
+            v_start = p1 if eq < 0 else eq + 1
+            n_begin = npos
+            v_begin = vpos
+            npos2, bad1 = _decode(src, p0, nm_end, True, names, npos)
+            vpos2, bad2 = _decode(src, v_start, p1, True, values, vpos)
+            if bad1 or bad2:
+                flags |= F_PERCENT
+            if nf - first_field >= max_fields:
+                flags |= F_TOO_MANY
+                npos = n_begin
+                vpos = v_begin
+            else:
+                if vpos2 - v_begin > max_value_bytes:
+                    flags |= F_VALUE_CUT
+                    vpos2 = v_begin + max_value_bytes
+                npos = npos2
+                vpos = vpos2
+                f_req[nf] = i
+                f_loc[nf] = loc
+                nf += 1
+                name_off[nf] = npos
+                value_off[nf] = vpos
+        if amp < 0:
+            break
+        p0 = amp + 1
+    return nf, npos, vpos, flags
