@@ -16,8 +16,9 @@ def _chains(n, data):
     rows = []
     for _ in range(n):
         depth = data.draw(st.integers(0, 4))
-        # distinct node ids per level (level l uses 2l-1 and 2l), as in a real hierarchy
-        rows.append([0] + [data.draw(st.integers(2 * lvl - 1, 2 * lvl)) for lvl in range(1, depth)]
+        # a tree: two branches [0, 1, 3, 5] and [0, 2, 4, 6] (parents -1, 0, 0, 1, 2, 3, 4)
+        branch = data.draw(st.integers(0, 1))
+        rows.append([0] + [2 * lvl - 1 + branch for lvl in range(1, depth)]
                     + [-1] * (4 - max(depth, 1)) if depth else [-1, -1, -1, -1])
     return np.array(rows, dtype=np.int64).reshape(n, 4)
 
@@ -64,6 +65,14 @@ def test_ngram_keys_and_logprobs(items, order, data, loo):
     np.testing.assert_allclose(lp, np.concatenate([np.array(w, dtype=float) for w in want] + [np.zeros(0)]),
                                rtol=1e-9, atol=1e-12)
     assert np.all(np.isfinite(lp)) and np.all(lp <= 1e-12)
+    # the scoring path (final values, fixed point) agrees with the count path
+    parent = np.array([-1, 0, 0, 1, 2, 3, 4], dtype=np.int64)
+    level = np.array([0, 1, 1, 2, 2, 3, 3], dtype=np.int64)
+    final = kp.ngram_final_values(uniq, counts.astype(np.float64), parent, tk, tv, order, alphas, betas)
+    table = kp.table_build_pairs(uniq, kp.ngram_score_values(uniq, final, level, alphas, betas))
+    fresh = kp.ngram_logprobs_fixed(r.data, r.offsets, chains, table, order)
+    exact = kp.ngram_logprobs(r.data, r.offsets, chains, tk, tv, order, alphas, betas, False)
+    np.testing.assert_allclose(fresh, exact, rtol=0, atol=1e-7)
 
 
 @given(items_st, st.data(), st.booleans())
@@ -96,9 +105,10 @@ def test_vocab_logprob(pairs, data, loo):
             k = ref.key(int(nd), int(t), int(s))
             counts[k] = counts.get(k, 0) + 1
             totals[nd, t] += 1
-    tk, tv = kp.table_build(np.array(sorted(counts), dtype=np.int64), np.array([counts[k] for k in sorted(counts)], float))
+    table = kp.table_build_pairs(np.array(sorted(counts), dtype=np.int64),
+                                 np.array([counts[k] for k in sorted(counts)], dtype=np.int64))
     alphas = np.array([[0.5, 1, 2, 3], [1, 1, 1, 1], [2, 5, 0.1, 1], [3, 3, 3, 3]], dtype=float)
-    got = kp.vocab_logprob(symbols, tags, chains, tk, tv, totals, alphas, loo)
+    got = kp.vocab_logprob(symbols, tags, chains, table, totals, alphas, loo)
     np.testing.assert_allclose(got, ref.vocab_logprob(symbols, tags, chains, counts, totals, alphas, loo), rtol=1e-9)
 
 

@@ -372,13 +372,13 @@ def dense_chain_loglik(hist, chains, counts, totals, alphas, base, loo):
 
 
 @njit
-def vocab_logprob(symbols, tags, chains, tkeys, tvals, totals, alphas, loo):
+def vocab_logprob(symbols, tags, chains, table, totals, alphas, loo):
     """``log p`` of each (hashed) symbol under a hierarchical "seen / new" model.
 
     At the global node ``p = c / (t + a)`` for a seen symbol and ``a / (t + a)``
     (the probability of something new) otherwise; deeper known nodes shrink
-    towards their parent: ``(c_l + a_l * p) / (t_l + a_l)``. ``totals[node, tag]``
-    and ``alphas[tag, level]``.
+    towards their parent: ``(c_l + a_l * p) / (t_l + a_l)``. Counts come from a
+    :func:`table_build_pairs` table, ``totals[node, tag]`` and ``alphas[tag, level]``.
     """
     n = symbols.shape[0]
     depth = chains.shape[1]
@@ -391,7 +391,8 @@ def vocab_logprob(symbols, tags, chains, tkeys, tvals, totals, alphas, loo):
             node = chains[i, lvl]
             if node < 0:
                 break
-            c = table_get(tkeys, tvals, make_key(node, tag, symbols[i])) - own
+            found, c_int = table_get_pair(table, make_key(node, tag, symbols[i]))
+            c = float(c_int) - own
             t = totals[node, tag] - own
             a = alphas[tag, lvl]
             if lvl == 0:
@@ -403,7 +404,7 @@ def vocab_logprob(symbols, tags, chains, tkeys, tvals, totals, alphas, loo):
 
 
 @njit
-def vocab_parent_probs(keys, node_parent, tkeys, tvals, totals, alphas):
+def vocab_parent_probs(keys, node_parent, table, totals, alphas):
     """Prior mean of each (deeper than global) symbol key: its parent node's estimate."""
     out = np.empty(keys.shape[0], dtype=np.float64)
     chain = np.empty(64, dtype=np.int64)
@@ -420,7 +421,8 @@ def vocab_parent_probs(keys, node_parent, tkeys, tvals, totals, alphas):
         p = 1.0
         for j in range(m):
             nd = chain[m - 1 - j]
-            c = table_get(tkeys, tvals, make_key(nd, tag, sym))
+            found, c_int = table_get_pair(table, make_key(nd, tag, sym))
+            c = float(c_int)
             a = alphas[tag, j]
             if j == 0:
                 p = (c if c > 0 else a) / (totals[nd, tag] + a)
@@ -610,9 +612,11 @@ def parse_http_batch(data, offsets, max_fields, max_value_bytes, max_header_byte
     max_f = total + 3 * n + 1
     f_req = np.empty(max_f, dtype=np.int64)
     f_loc = np.empty(max_f, dtype=np.int64)
-    name_off = np.zeros(max_f + 1, dtype=np.int64)
+    name_off = np.empty(max_f + 1, dtype=np.int64)
+    name_off[0] = 0
     names = np.empty(total + 10 * n + 1, dtype=np.uint8)
-    value_off = np.zeros(max_f + 1, dtype=np.int64)
+    value_off = np.empty(max_f + 1, dtype=np.int64)
+    value_off[0] = 0
     values = np.empty(total + n + 1, dtype=np.uint8)
     longest = 1
     for i in range(n):
@@ -1018,3 +1022,255 @@ def _form(src, start, stop, loc, i, first_field, max_fields, max_value_bytes, na
             break
         p0 = amp + 1
     return nf, npos, vpos, flags
+
+
+# --------------------------------------------------------------------------------------------
+# Node identities, symbols, de-duplication and the fast scoring path
+# --------------------------------------------------------------------------------------------
+
+#: Group label of the locations that do not hang under an endpoint (index = location code).
+_GROUP_LABELS = [b"", b"", b"#cookie", b"#header", b"#path", b"#payload"]
+GROUP_DATA = np.frombuffer(b"".join(_GROUP_LABELS), dtype=np.uint8).copy()
+GROUP_OFF = np.r_[0, np.cumsum([len(g) for g in _GROUP_LABELS])].astype(np.int64)
+_MASK62 = (np.int64(1) << 62) - 1
+_BIT62 = np.int64(1) << 62
+
+
+@njit
+def hash64(data, start, stop, parent):
+    """Positive, non-zero 64-bit identity of ``data[start:stop]`` under ``parent`` (two FNV-1a passes)."""
+    lo = np.int64(fnv1a_32(data, start, stop, np.uint32(parent & 0xFFFFFFFF)))
+    hi = np.int64(fnv1a_32(data, start, stop, np.uint32(((parent >> 32) & 0xFFFFFFFF) ^ 0x9E3779B9)))
+    return ((hi << 32) | lo) & _MASK62 | _BIT62
+
+
+@njit
+def batch_hashes(svc, svc_off, endp, endp_off, names, name_off, values, value_off, field_req, field_loc,
+                 group_data, group_off):
+    """Identities of every node and symbol of a flat batch.
+
+    Returns ``svc_h`` (n,), ``group_h`` (m,), ``param_h`` (m,): chained 64-bit
+    identities of the service, the field's group (its endpoint for query and
+    body fields, else the location's group label) and the field's parameter;
+    ``endp_sym`` (n,) and ``name_sym`` (m,): 32-bit symbol hashes.
+    """
+    n = svc_off.shape[0] - 1
+    m = field_req.shape[0]
+    svc_h = np.empty(n, dtype=np.int64)
+    endp_sym = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        svc_h[i] = hash64(svc, svc_off[i], svc_off[i + 1], np.int64(0))
+        endp_sym[i] = np.int64(fnv1a_32(endp, endp_off[i], endp_off[i + 1], np.uint32(1)))
+    group_h = np.empty(m, dtype=np.int64)
+    param_h = np.empty(m, dtype=np.int64)
+    name_sym = np.empty(m, dtype=np.int64)
+    for f in range(m):
+        i = field_req[f]
+        loc = field_loc[f]
+        if loc <= 1:
+            g = hash64(endp, endp_off[i], endp_off[i + 1], svc_h[i])
+        else:
+            g = hash64(group_data, group_off[loc], group_off[loc + 1], svc_h[i])
+        group_h[f] = g
+        param_h[f] = hash64(names, name_off[f], name_off[f + 1], g)
+        name_sym[f] = np.int64(fnv1a_32(names, name_off[f], name_off[f + 1], np.uint32(2)))
+    return svc_h, group_h, param_h, endp_sym, name_sym
+
+
+@njit
+def method_symbols(meth, meth_off):
+    n = meth_off.shape[0] - 1
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        out[i] = np.int64(fnv1a_32(meth, meth_off[i], meth_off[i + 1], np.uint32(3)))
+    return out
+
+
+@njit
+def lookup_ids(tkeys, tvals, hashes):
+    """Node id of each identity (``-1`` when unknown); the table stores ``id + 1``."""
+    out = np.empty(hashes.shape[0], dtype=np.int64)
+    for k in range(hashes.shape[0]):
+        out[k] = np.int64(table_get(tkeys, tvals, hashes[k])) - 1
+    return out
+
+
+@njit
+def field_identity(values, value_off, deepest):
+    """64-bit identity of each field's (deepest known node, value) for de-duplication."""
+    m = value_off.shape[0] - 1
+    out = np.empty(m, dtype=np.int64)
+    for f in range(m):
+        out[f] = hash64(values, value_off[f], value_off[f + 1], deepest[f] + 7)
+    return out
+
+
+@njit
+def same_as_representative(values, value_off, deepest, rep):
+    """Whether field ``f`` holds exactly the bytes and node of field ``rep[f]`` (guards hash collisions)."""
+    m = value_off.shape[0] - 1
+    out = np.ones(m, dtype=np.bool_)
+    for f in range(m):
+        r = rep[f]
+        if r == f:
+            continue
+        a, b = value_off[f], value_off[f + 1]
+        c, d = value_off[r], value_off[r + 1]
+        if deepest[f] != deepest[r] or b - a != d - c:
+            out[f] = False
+            continue
+        for k in range(b - a):
+            if values[a + k] != values[c + k]:
+                out[f] = False
+                break
+    return out
+
+
+@njit
+def take_ragged(data, offsets, idx):
+    """Items ``idx`` of a ragged buffer as a new (data, offsets) pair."""
+    total = 0
+    for k in range(idx.shape[0]):
+        total += offsets[idx[k] + 1] - offsets[idx[k]]
+    out = np.empty(total, dtype=np.uint8)
+    off = np.zeros(idx.shape[0] + 1, dtype=np.int64)
+    pos = 0
+    for k in range(idx.shape[0]):
+        for q in range(offsets[idx[k]], offsets[idx[k] + 1]):
+            out[pos] = data[q]
+            pos += 1
+        off[k + 1] = pos
+    return out, off
+
+
+@njit
+def ngram_final_values(keys, counts, node_parent, tkeys, tvals, order, alphas, betas):
+    """Value of each n-gram key in the scoring table: the full smoothed probability for
+    a cell (through all its node's ancestors), the raw count for a context total."""
+    out = np.empty(keys.shape[0], dtype=np.float64)
+    chain = np.empty(64, dtype=np.int64)
+    zeros = np.zeros(order + 1, dtype=np.float64)
+    for i in range(keys.shape[0]):
+        node = (keys[i] >> _NODE_SHIFT) - 1
+        tag = (keys[i] >> _TAG_SHIFT) & 63
+        code = keys[i] & ((np.int64(1) << _TAG_SHIFT) - 1)
+        if tag >= CTX_TAG:
+            out[i] = counts[i]
+            continue
+        m = 0
+        while node >= 0 and m < 64:
+            chain[m] = node
+            m += 1
+            node = node_parent[node]
+        chain[:m] = chain[:m][::-1].copy()
+        if m == 1:
+            out[i] = _ngram_chain_prob(tkeys, tvals, chain, 1, code, tag, tag, alphas, betas, zeros, zeros)
+        else:
+            out[i] = _ngram_chain_prob(tkeys, tvals, chain, m, code, order, order, alphas, betas, zeros, zeros)
+    return out
+
+
+FIXED_ONE = float(1 << 32)  # log-probabilities are stored as int64 fixed point, 2**-32 nats per unit
+
+
+@njit
+def ngram_score_values(keys, final, node_level, alphas, betas):
+    """Fixed-point log value of each n-gram key for :func:`ngram_logprobs_fixed`.
+
+    A cell stores ``log p`` (its full smoothed probability, ``final``); a
+    context total ``t`` stores the log shrinkage factor ``log(a / (t + a))``
+    applied when a byte was never seen after that context at that node.
+    """
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        node = (keys[i] >> _NODE_SHIFT) - 1
+        tag = (keys[i] >> _TAG_SHIFT) & 63
+        if tag >= CTX_TAG:
+            lvl = node_level[node]
+            a = betas[tag - CTX_TAG] if lvl == 0 else alphas[lvl]
+            v = np.log(a / (final[i] + a))
+        else:
+            v = np.log(final[i])
+        out[i] = np.int64(np.round(v * FIXED_ONE))
+    return out
+
+
+@njit
+def table_build_pairs(keys, values):
+    """Open-addressing table with keys and ``int64`` values interleaved (one cache line per probe)."""
+    cap = 16
+    while cap < 2 * keys.shape[0]:
+        cap *= 2
+    table = np.zeros(2 * cap, dtype=np.int64)
+    mask = np.uint64(cap - 1)
+    for i in range(keys.shape[0]):
+        slot = np.int64(_mix(keys[i]) & mask)
+        while table[2 * slot] != 0 and table[2 * slot] != keys[i]:
+            slot = (slot + 1) & (cap - 1)
+        table[2 * slot] = keys[i]
+        table[2 * slot + 1] = values[i]
+    return table
+
+
+@njit
+def table_get_pair(table, key):
+    """``(found, value)`` for ``key`` in a :func:`table_build_pairs` table."""
+    cap = table.shape[0] // 2
+    slot = np.int64(_mix(key) & np.uint64(cap - 1))
+    while True:
+        k = table[2 * slot]
+        if k == key:
+            return True, table[2 * slot + 1]
+        if k == 0:
+            return False, np.int64(0)
+        slot = (slot + 1) & (cap - 1)
+
+
+@njit
+def ngram_logprobs_fixed(data, offsets, chains, table, order):
+    """``ngram_logprobs(..., loo=False)`` to within 1e-8 nats, from :func:`ngram_score_values`:
+    one probe per byte when the n-gram was seen at the field's deepest node, else a walk
+    up the chain adding the stored log shrinkage factors."""
+    n = offsets.shape[0] - 1
+    depth = chains.shape[1]
+    out = np.zeros(data.shape[0], dtype=np.float64)
+    nodes = np.empty(depth, dtype=np.int64)
+    uniform = np.int64(np.round(np.log(1.0 / 256.0) * FIXED_ONE))
+    for i in range(n):
+        start = offsets[i]
+        m = 0
+        for lvl in range(depth):
+            if chains[i, lvl] < 0:
+                break
+            nodes[m] = chains[i, lvl]
+            m += 1
+        for pos in range(start, offsets[i + 1]):
+            if m == 0:
+                out[pos] = uniform / FIXED_ONE
+                continue
+            code = ngram_code(data, start, pos, order, data[pos])
+            x = code % NGRAM_BASE
+            acc = np.int64(0)
+            done = False
+            for lvl in range(m - 1, 0, -1):
+                found, v = table_get_pair(table, make_key(nodes[lvl], order, code))
+                if found:
+                    acc += v
+                    done = True
+                    break
+                found, v = table_get_pair(table, make_key(nodes[lvl], CTX_TAG + order, code - x + ANY))
+                acc += v
+            if not done:
+                for k in range(order, -1, -1):
+                    ck = _suffix_code(code, k)
+                    found, v = table_get_pair(table, make_key(nodes[0], k, ck))
+                    if found:
+                        acc += v
+                        done = True
+                        break
+                    found, v = table_get_pair(table, make_key(nodes[0], CTX_TAG + k, ck - x + ANY))
+                    acc += v
+                if not done:
+                    acc += uniform
+            out[pos] = acc / FIXED_ONE
+    return out

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import zlib
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .._kernels import protocol as kp
-from .._ragged import to_ragged_bytes
 from ..base import BaseDetector, Contribution, Explanation, OutlierDetectorMixin, handle_bad_items
 from ..exceptions import InvalidParameterError
 from ..hierarchy import fit_concentration
-from .parsing import FLAG_NAMES, _Limits, parse_item
+from .parsing import FLAG_NAMES, GROUPS, LOCATIONS, FlatBatch, _Limits, parse_batch
 
 __all__ = ["ProtocolAnomalyModel"]
 
@@ -20,10 +18,12 @@ DEPTH = 4  # global -> service -> endpoint (or header / cookie / path group) -> 
 TAG_METHOD, TAG_ENDPOINT, TAG_NAME, TAG_SHAPE = 0, 1, 2, 3
 N_TAGS = 4
 _TAG_TEXT = {TAG_METHOD: "method", TAG_ENDPOINT: "endpoint", TAG_NAME: "field name", TAG_SHAPE: "structure"}
-_GROUP = {"header": "#header", "cookie": "#cookie", "path": "#path", "payload": "#payload"}
+_GROUP = {name: label.decode() for name, label in GROUPS.items()}
+_BASELINE_BYTES = 64.0  # prior mass (bytes) of a node's per-byte baseline towards its parent's
+_BASELINE_VALUES = 8.0  # prior mass (values) of a node's per-value baseline
 _SHAPE_SEED = 0x5EED
 _ROOT_ALPHA = 1.0  # Dirichlet strength of the global categorical estimates towards their uniform base
-_CACHE_ATTRS = ("_node_index", "_ngram_table", "_vocab_table")
+_CACHE_ATTRS = ("_node_table_cache", "_ngram_table", "_vocab_table", "_final_table_cache")
 
 
 def _ewens_alpha(n_distinct: float, n_total: float) -> float:
@@ -74,22 +74,10 @@ def _show(value: bytes, limit: int = 40) -> str:
 
 
 class _Batch:
-    """A batch of parsed requests flattened into arrays for the kernels."""
+    """A flat batch with its hierarchy nodes and symbols resolved."""
 
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.values: list[bytes] = []
-        self.field_req: list[int] = []
-        self.field_chain: list[tuple] = []
-        self.field_desc: list[tuple] = []
-        self.sym: list[int] = []
-        self.sym_tag: list[int] = []
-        self.sym_req: list[int] = []
-        self.sym_chain: list[tuple] = []
-        self.sym_desc: list[str] = []
-        self.flags = np.zeros(n, dtype=np.int64)
-        self.req_chain = np.full((n, DEPTH), -1, dtype=np.int64)
-        self.bad = np.zeros(n, dtype=bool)
+    __slots__ = ("flat", "n", "bad", "flags", "req_chain", "fchain", "sym", "sym_tag", "sym_req", "sym_chain",
+                 "deepest")
 
 
 class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
@@ -210,92 +198,115 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
             if not int(getattr(self, name)) > 0:
                 raise InvalidParameterError(f"{name} must be > 0, got {getattr(self, name)!r}")
 
-    def _nodes(self) -> dict:
-        index = self.__dict__.get("_node_index")
-        if index is None:
-            index = {tuple(k): i for i, k in enumerate(self.node_keys_)}
-            self._node_index = index
-        return index
-
-    def _node(self, key: tuple, grow: bool) -> int:
-        index = self._nodes()
-        nid = index.get(key)
-        if nid is None:
-            if not grow:
-                return -1
-            nid = len(self.node_keys_)
-            index[key] = nid
-            self.node_keys_.append(key)
-            self._parents.append(index[key[:-1]])
-        return nid
+    def _node_table(self):
+        table = self.__dict__.get("_node_table_cache")
+        if table is None:
+            ids = np.arange(1, len(self.node_hashes_) + 1, dtype=np.float64)
+            table = kp.table_build(self.node_hashes_[1:], ids[1:])
+            self._node_table_cache = table
+        return table
 
     # ---------------------------------------------------------------- batches
-    def _parse(self, X) -> tuple[list, np.ndarray]:
+    def _parse(self, X) -> FlatBatch:
         if isinstance(X, (str, bytes)):
             raise TypeError("expected a batch (a list of requests), got a single str/bytes")
         limits = _Limits(int(self.max_fields), int(self.max_value_bytes))
-        parsed = [parse_item(item, mode=self.mode, limits=limits) for item in X]
-        bad = np.array([p is None for p in parsed], dtype=bool)
-        handle_bad_items(bad, "not str, bytes or dict", self.on_bad_input, items=X,
+        flat = parse_batch(X, mode=self.mode, limits=limits)
+        handle_bad_items(flat.bad, "not str, bytes or dict", self.on_bad_input, items=X,
                          fallback_desc="threat_score 1.0")
-        return parsed, bad
+        return flat
 
-    def _collect(self, parsed: list, grow: bool, describe: bool = False) -> _Batch:
-        batch = _Batch(len(parsed))
-        node = self._node
-        values, field_req, field_chain = batch.values, batch.field_req, batch.field_chain
-        sym, sym_tag, sym_req, sym_chain = batch.sym, batch.sym_tag, batch.sym_req, batch.sym_chain
-        hashes: dict[str, int] = {}
+    def _grow_nodes(self, flat: FlatBatch, svc_h, group_h, param_h) -> None:
+        """Create the nodes of a training batch that the model has not seen yet."""
+        tk, tv = self._node_table()
+        known = set()
 
-        def h(text: str) -> int:
-            v = hashes.get(text)
-            if v is None:
-                v = zlib.crc32(text.encode("utf-8", "surrogatepass"))
-                hashes[text] = v
-            return v
+        def text(pair, k):
+            data, off = pair
+            return data[off[k]:off[k + 1]].tobytes().decode("utf-8", "backslashreplace")
 
-        for i, req in enumerate(parsed):
-            if req is None:
-                batch.bad[i] = True
+        new = False
+        field_svc = svc_h[flat.field_req] if len(flat.field_req) else np.zeros(0, np.int64)
+        for level, hashes, parents in ((1, svc_h, None), (2, group_h, field_svc), (3, param_h, group_h)):
+            ids = kp.lookup_ids(tk, tv, hashes)
+            missing = np.flatnonzero((ids < 0) & (hashes != 0))
+            if missing.size == 0:
                 continue
-            s = (req.service,)
-            sid = node(s, grow)
-            base = (0, sid, -1, -1)
-            batch.req_chain[i] = base
-            batch.flags[i] = req.flags
-            if req.method:
-                sym.append(h(req.method)); sym_tag.append(TAG_METHOD); sym_req.append(i); sym_chain.append(base)
-                if describe:
-                    batch.sym_desc.append(req.method)
-            if req.endpoint != "#payload":
-                sym.append(h(req.endpoint)); sym_tag.append(TAG_ENDPOINT); sym_req.append(i); sym_chain.append(base)
-                if describe:
-                    batch.sym_desc.append(req.endpoint)
-            groups: dict[str, int] = {}
-            for location, name, value in req.fields:
-                group = _GROUP.get(location, req.endpoint)
-                gid = groups.get(group)
-                if gid is None:
-                    gid = node((req.service, group), grow) if sid >= 0 else -1
-                    groups[group] = gid
-                pid = node((req.service, group, name), grow) if gid >= 0 else -1
-                chain = (0, sid, gid, pid)
-                values.append(value); field_req.append(i); field_chain.append(chain)
-                sym.append(h(name)); sym_tag.append(TAG_NAME); sym_req.append(i); sym_chain.append((0, sid, gid, -1))
-                if describe:
-                    batch.sym_desc.append(name)
-                    where = "" if location in _GROUP else f" at {req.endpoint}"
-                    batch.field_desc.append((location, name, where))
-        return batch
+            uniq, first = np.unique(hashes[missing], return_index=True)
+            index = {int(h): i for i, h in enumerate(self.node_hashes_)}
+            for h, k in zip(uniq.tolist(), missing[first].tolist()):
+                if h in index or h in known:
+                    continue
+                known.add(h)
+                if level == 1:
+                    key, parent = (text(flat.service, k),), 0
+                else:
+                    parent = index[int(parents[k])]
+                    if level == 2:
+                        req = int(flat.field_req[k])
+                        loc = int(flat.field_loc[k])
+                        group = text(flat.endpoint, req) if loc <= 1 else _GROUP[LOCATIONS[loc]]
+                        key = (*self.node_keys_[parent], group)
+                    else:
+                        key = (*self.node_keys_[parent], text(flat.name, k))
+                index[h] = len(self.node_keys_)
+                self.node_keys_.append(key)
+                self.node_hashes_ = np.r_[self.node_hashes_, np.int64(h)]
+                self.node_parent_ = np.r_[self.node_parent_, np.int64(parent)]
+                new = True
+            if new:
+                self.__dict__.pop("_node_table_cache", None)
+                tk, tv = self._node_table()
+
+    def _resolve(self, flat: FlatBatch, grow: bool) -> _Batch:
+        ok = ~flat.bad
+        svc_h, group_h, param_h, endp_sym, name_sym = kp.batch_hashes(
+            flat.service[0], flat.service[1], flat.endpoint[0], flat.endpoint[1], flat.name[0], flat.name[1],
+            flat.value[0], flat.value[1], flat.field_req, flat.field_loc, kp.GROUP_DATA, kp.GROUP_OFF)
+        svc_h = np.where(ok, svc_h, 0)
+        if grow:
+            self._grow_nodes(flat, svc_h, group_h, param_h)
+        tk, tv = self._node_table()
+        n, m = flat.n, len(flat.field_req)
+        b = _Batch()
+        b.flat, b.n, b.bad, b.flags = flat, n, flat.bad, flat.flags
+        sid = np.where(ok, kp.lookup_ids(tk, tv, svc_h), -1)
+        b.req_chain = np.full((n, DEPTH), -1, dtype=np.int64)
+        b.req_chain[ok, 0] = 0
+        b.req_chain[:, 1] = sid
+        fchain = np.full((m, DEPTH), -1, dtype=np.int64)
+        fchain[:, 0] = 0
+        fsid = sid[flat.field_req] if m else np.zeros(0, np.int64)
+        fchain[:, 1] = fsid
+        gid = np.where(fsid >= 0, kp.lookup_ids(tk, tv, group_h), -1)
+        fchain[:, 2] = gid
+        fchain[:, 3] = np.where(gid >= 0, kp.lookup_ids(tk, tv, param_h), -1)
+        b.fchain = fchain
+        depth = (fchain >= 0).sum(axis=1)
+        b.deepest = fchain[np.arange(m), np.maximum(depth - 1, 0)] if m else np.zeros(0, np.int64)
+        meth_sym = kp.method_symbols(flat.method[0], flat.method[1])
+        has_method = ok & (np.diff(flat.method[1]) > 0)
+        ep = flat.endpoint
+        is_payload = np.array([ep[0][ep[1][i]:ep[1][i + 1]].tobytes() == b"#payload" for i in range(n)],
+                              dtype=bool) if (flat.field_loc == 5).any() else np.zeros(n, dtype=bool)
+        has_ep = ok & ~is_payload
+        rows = np.arange(n)
+        name_chain = fchain.copy()
+        name_chain[:, 3] = -1
+        b.sym = np.r_[meth_sym[has_method], endp_sym[has_ep], name_sym].astype(np.int64)
+        b.sym_tag = np.r_[np.full(has_method.sum(), TAG_METHOD), np.full(has_ep.sum(), TAG_ENDPOINT),
+                          np.full(m, TAG_NAME)].astype(np.int64)
+        b.sym_req = np.r_[rows[has_method], rows[has_ep], flat.field_req].astype(np.int64)
+        b.sym_chain = np.vstack([b.req_chain[has_method], b.req_chain[has_ep], name_chain])
+        return b
 
     # ------------------------------------------------------------- statistics
     def _reset(self) -> None:
         for attr in [a for a in self.__dict__ if a.endswith("_") and not a.startswith("__")] + list(_CACHE_ATTRS):
             self.__dict__.pop(attr, None)
         self.node_keys_ = [()]
-        self._parents = [-1]
-        self._node_index = {(): 0}
-        k = int(self.ngram_order)
+        self.node_hashes_ = np.zeros(1, dtype=np.int64)
+        self.node_parent_ = np.full(1, -1, dtype=np.int64)
         self.ngram_keys_ = np.zeros(0, dtype=np.int64)
         self.ngram_counts_ = np.zeros(0, dtype=np.float64)
         self.vocab_keys_ = np.zeros(0, dtype=np.int64)
@@ -305,7 +316,7 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         self.vocab_totals_ = np.zeros((1, N_TAGS))
         self.flag_counts_ = np.zeros((1, len(FLAG_NAMES)))
         self.request_counts_ = np.zeros(1)
-        self.fitted_order_ = k
+        self.fitted_order_ = int(self.ngram_order)
         self.n_samples_seen_ = 0
 
     def _grow_dense(self) -> None:
@@ -316,7 +327,6 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
                 setattr(self, attr, np.vstack([arr, np.zeros((n - arr.shape[0], arr.shape[1]))]))
         if self.request_counts_.shape[0] < n:
             self.request_counts_ = np.r_[self.request_counts_, np.zeros(n - self.request_counts_.shape[0])]
-        self.node_parent_ = np.asarray(self._parents, dtype=np.int64)
 
     @staticmethod
     def _merge(keys_a, counts_a, keys_b, counts_b):
@@ -325,29 +335,22 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         uniq, inverse = np.unique(keys, return_inverse=True)
         return uniq, np.bincount(inverse, weights=counts, minlength=len(uniq))
 
-    def _arrays(self, batch: _Batch):
-        ragged = to_ragged_bytes(batch.values)
-        fchains = np.array(batch.field_chain, dtype=np.int64).reshape(-1, DEPTH)
-        schains = np.array(batch.sym_chain, dtype=np.int64).reshape(-1, DEPTH)
-        return ragged, fchains, schains
-
     def _accumulate(self, batch: _Batch) -> None:
         self._grow_dense()
-        ragged, fchains, schains = self._arrays(batch)
-        order = self.fitted_order_
-        keys = kp.ngram_keys(ragged.data, ragged.offsets, fchains, order)
+        values, voff = batch.flat.value
+        fchains = batch.fchain
+        keys = kp.ngram_keys(values, voff, fchains, self.fitted_order_)
         uniq, counts = np.unique(keys, return_counts=True)
         self.ngram_keys_, self.ngram_counts_ = self._merge(self.ngram_keys_, self.ngram_counts_, uniq,
                                                            counts.astype(np.float64))
-        bins = kp.length_bins(ragged.offsets, kp.N_LEN_BINS)
-        hist = kp.class_histograms(ragged.data, ragged.offsets, kp.CLASS_OF, kp.N_CLASSES)
-        shapes = kp.shape_hashes(ragged.data, ragged.offsets, kp.CLASS_OF, _SHAPE_SEED)
-        sym = np.array(batch.sym, dtype=np.int64)
-        tags = np.array(batch.sym_tag, dtype=np.int64)
-        all_sym = np.r_[sym, shapes]
-        all_tags = np.r_[tags, np.full(len(shapes), TAG_SHAPE)]
-        all_chains = np.vstack([schains, fchains])
+        bins = kp.length_bins(voff, kp.N_LEN_BINS)
+        hist = kp.class_histograms(values, voff, kp.CLASS_OF, kp.N_CLASSES)
+        shapes = kp.shape_hashes(values, voff, kp.CLASS_OF, _SHAPE_SEED)
+        all_sym = np.r_[batch.sym, shapes]
+        all_tags = np.r_[batch.sym_tag, np.full(len(shapes), TAG_SHAPE)]
+        all_chains = np.vstack([batch.sym_chain, fchains])
         vkeys = []
+        ok_req = ~batch.bad
         for lvl in range(DEPTH):
             nodes = fchains[:, lvl]
             ok = nodes >= 0
@@ -358,17 +361,17 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
             np.add.at(self.vocab_totals_, (vn[vok], all_tags[vok]), 1.0)
             vkeys.append((vn[vok] + 1) << 40 | all_tags[vok] << 34 | all_sym[vok])
             rn = batch.req_chain[:, lvl]
-            rok = (rn >= 0) & ~batch.bad
+            rok = (rn >= 0) & ok_req
             np.add.at(self.request_counts_, rn[rok], 1.0)
             bits = (batch.flags[rok, None] >> np.arange(len(FLAG_NAMES))) & 1
             np.add.at(self.flag_counts_, rn[rok], bits.astype(np.float64))
-        vkeys = np.concatenate(vkeys) if vkeys else np.zeros(0, np.int64)
+        vkeys = np.concatenate(vkeys)
         uniq, counts = np.unique(vkeys, return_counts=True)
         self.vocab_keys_, self.vocab_counts_ = self._merge(self.vocab_keys_, self.vocab_counts_, uniq,
                                                            counts.astype(np.float64))
-        self.n_samples_seen_ += int((~batch.bad).sum())
-        self.__dict__.pop("_ngram_table", None)
-        self.__dict__.pop("_vocab_table", None)
+        self.n_samples_seen_ += int(ok_req.sum())
+        for attr in ("_ngram_table", "_vocab_table", "_final_table_cache"):
+            self.__dict__.pop(attr, None)
 
     def _tables(self):
         ng = self.__dict__.get("_ngram_table")
@@ -377,19 +380,30 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
             self._ngram_table = ng
         vt = self.__dict__.get("_vocab_table")
         if vt is None:
-            vt = kp.table_build(self.vocab_keys_, self.vocab_counts_)
+            vt = kp.table_build_pairs(self.vocab_keys_, self.vocab_counts_.astype(np.int64))
             self._vocab_table = vt
         return ng, vt
+
+    def _final_table(self):
+        ft = self.__dict__.get("_final_table_cache")
+        if ft is None:
+            values = kp.ngram_score_values(self.ngram_keys_, self.ngram_final_, self._level_of_nodes(),
+                                           self.alphas_["ngram"], self.alphas_["ngram_orders"])
+            ft = kp.table_build_pairs(self.ngram_keys_, values)
+            self._final_table_cache = ft
+        return ft
 
     def _level_of_nodes(self) -> np.ndarray:
         return np.array([len(k) for k in self.node_keys_], dtype=np.int64)
 
     def _fit_alphas(self) -> None:
         fixed = None if self.prior_strength is None else float(self.prior_strength)
+        self.__dict__.pop("_ngram_table", None)
+        self.__dict__.pop("_vocab_table", None)
         level = self._level_of_nodes()
         parent = self.node_parent_
         order = self.fitted_order_
-        (tk, tv), (vk, vv) = self._tables()
+        (tk, tv), vt = self._tables()
 
         def dense(counts, totals):
             alphas = [_ROOT_ALPHA]
@@ -450,10 +464,12 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
                 cells = (vlevel == lvl) & (vtag == tag)
                 if not cells.any():
                     continue
-                base = kp.vocab_parent_probs(self.vocab_keys_[cells], parent, vk, vv, self.vocab_totals_, valphas)
+                base = kp.vocab_parent_probs(self.vocab_keys_[cells], parent, vt, self.vocab_totals_, valphas)
                 nodes = np.unique(vnode[cells])
                 valphas[tag, lvl] = fit_concentration(self.vocab_totals_[nodes, tag], self.vocab_counts_[cells], base)
         self.alphas_["vocab"] = valphas
+        self.ngram_final_ = kp.ngram_final_values(keys, counts, parent, tk, tv, order, alphas, betas)
+        self.__dict__.pop("_final_table_cache", None)
         # parse-anomaly rates: Beta-binomial per service around the global rate
         rc, fc = self.request_counts_, self.flag_counts_
         services = np.flatnonzero((level == 1) & (rc > 0))
@@ -484,102 +500,133 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         return out
 
     # ---------------------------------------------------------------- scoring
-    def _components(self, batch: _Batch, loo: bool) -> dict:
-        """Raw log-likelihood of every component, per field / symbol / request."""
-        ragged, fchains, schains = self._arrays(batch)
-        (tk, tv), (vk, vv) = self._tables()
+    def _field_components(self, values, voff, fchains, loo: bool):
+        """len, classes, n-gram and structure log-likelihoods of fields, and per-byte log-probs."""
         a = self.alphas_
-        lengths = ragged.lengths.astype(np.float64)
-        bins = kp.length_bins(ragged.offsets, kp.N_LEN_BINS)
+        bins = kp.length_bins(voff, kp.N_LEN_BINS)
         onehot = np.zeros((len(bins), kp.N_LEN_BINS))
         onehot[np.arange(len(bins)), bins] = 1.0
-        n_nodes = len(self.node_keys_)
-        safe = np.where(fchains < n_nodes, fchains, -1)
-        ll_len = kp.dense_chain_loglik(onehot, safe, self.len_counts_, self.len_counts_.sum(axis=1), a["length"],
+        ll_len = kp.dense_chain_loglik(onehot, fchains, self.len_counts_, self.len_counts_.sum(axis=1), a["length"],
                                        np.full(kp.N_LEN_BINS, 1.0 / kp.N_LEN_BINS), loo)
-        hist = kp.class_histograms(ragged.data, ragged.offsets, kp.CLASS_OF, kp.N_CLASSES)
-        ll_cls = kp.dense_chain_loglik(hist, safe, self.class_counts_, self.class_counts_.sum(axis=1),
+        hist = kp.class_histograms(values, voff, kp.CLASS_OF, kp.N_CLASSES)
+        ll_cls = kp.dense_chain_loglik(hist, fchains, self.class_counts_, self.class_counts_.sum(axis=1),
                                        a["classes"], np.full(kp.N_CLASSES, 1.0 / kp.N_CLASSES), loo)
-        lp = kp.ngram_logprobs(ragged.data, ragged.offsets, safe, tk, tv, self.fitted_order_, a["ngram"],
-                               a["ngram_orders"], loo)
-        ll_ng = np.add.reduceat(lp, ragged.offsets[:-1]) if len(lp) else np.zeros(len(lengths))
+        if loo:
+            (tk, tv), _ = self._tables()
+            lp = kp.ngram_logprobs(values, voff, fchains, tk, tv, self.fitted_order_, a["ngram"], a["ngram_orders"],
+                                   True)
+        else:
+            lp = kp.ngram_logprobs_fixed(values, voff, fchains, self._final_table(), self.fitted_order_)
+        lengths = np.diff(voff)
+        ll_ng = np.add.reduceat(lp, voff[:-1]) if len(lp) else np.zeros(len(lengths))
         ll_ng[lengths == 0] = 0.0
-        shapes = kp.shape_hashes(ragged.data, ragged.offsets, kp.CLASS_OF, _SHAPE_SEED)
-        sym = np.r_[np.array(batch.sym, dtype=np.int64), shapes]
-        tags = np.r_[np.array(batch.sym_tag, dtype=np.int64), np.full(len(shapes), TAG_SHAPE)]
-        chains = np.vstack([schains, fchains])
-        chains = np.where(chains < n_nodes, chains, -1)
-        ll_sym = kp.vocab_logprob(sym, tags, chains, vk, vv, self.vocab_totals_, a["vocab"], loo)
-        # parse anomalies
+        shapes = kp.shape_hashes(values, voff, kp.CLASS_OF, _SHAPE_SEED)
+        _, vt = self._tables()
+        ll_shape = kp.vocab_logprob(shapes, np.full(len(shapes), TAG_SHAPE, dtype=np.int64), fchains, vt,
+                                    self.vocab_totals_, a["vocab"], loo)
+        return np.stack([ll_len, ll_cls, ll_ng, ll_shape], axis=1), lp
+
+    def _components(self, batch: _Batch, loo: bool, dedupe: bool = True) -> dict:
+        """Raw log-likelihood of every component, per field / symbol / request."""
+        values, voff = batch.flat.value
+        fchains = batch.fchain
+        m = len(fchains)
+        lp = None
+        if dedupe and m:
+            ident = kp.field_identity(values, voff, batch.deepest)
+            _, first, inverse = np.unique(ident, return_index=True, return_inverse=True)
+            rep = first[inverse]
+            same = kp.same_as_representative(values, voff, batch.deepest, rep)
+            if not same.all():  # a hash collision: score those fields on their own
+                rep = np.where(same, rep, np.arange(m))
+            uniq, inv = np.unique(rep, return_inverse=True)
+            sub, sub_off = kp.take_ragged(values, voff, uniq)
+            per_field, _ = self._field_components(sub, sub_off, fchains[uniq], loo)
+            per_field = per_field[inv]
+        else:
+            per_field, lp = self._field_components(values, voff, fchains, loo)
+        _, vt = self._tables()
+        ll_sym = kp.vocab_logprob(batch.sym, batch.sym_tag, batch.sym_chain, vt, self.vocab_totals_,
+                                  self.alphas_["vocab"], loo)
+        # parse anomalies: one Beta-binomial rate per anomaly and service
+        n_nodes = len(self.node_keys_)
         rc, fc = self.request_counts_, self.flag_counts_
         bits = ((batch.flags[:, None] >> np.arange(len(FLAG_NAMES))) & 1).astype(np.float64)
         own = bits if loo else 0.0
-        p = (fc[0] - own + 0.5) / (rc[0] - (1.0 if loo else 0.0) + 1.0)
+        one = 1.0 if loo else 0.0
+        p = (fc[0] - own + 0.5) / (rc[0] - one + 1.0)
         svc = batch.req_chain[:, 1]
         known = (svc >= 0) & (svc < n_nodes)
-        alpha = a["flags"]
-        ps = np.where(known[:, None], (fc[np.maximum(svc, 0)] - own + alpha * p)
-                      / (rc[np.maximum(svc, 0)][:, None] - (1.0 if loo else 0.0) + alpha), p)
+        s_ = np.maximum(svc, 0)
+        alpha = self.alphas_["flags"]
+        ps = np.where(known[:, None], (fc[s_] - own + alpha * p) / (rc[s_][:, None] - one + alpha), p)
         ps = np.clip(ps, 1e-12, 1 - 1e-12)
         ll_flags = bits * np.log(ps) + (1 - bits) * np.log1p(-ps)
-        return {"lengths": lengths, "len": ll_len, "cls": ll_cls, "ng": ll_ng, "lp": lp, "ragged": ragged,
-                "sym": ll_sym[: len(batch.sym)], "shape": ll_sym[len(batch.sym):], "flags": ll_flags,
-                "fchains": fchains}
+        return {"lengths": np.diff(voff).astype(np.float64), "field": per_field, "sym": ll_sym,
+                "flags": ll_flags, "lp": lp}
 
     def _relative(self, comp: dict, batch: _Batch) -> dict:
-        """Each component minus its normal-traffic baseline (per byte or per value)."""
+        """Each component minus its normal-traffic baseline at the field's node (per byte or per value)."""
         b = self.baselines_
         L = comp["lengths"]
-        tags = np.array(batch.sym_tag, dtype=np.int64)
-        return {
-            "len": comp["len"] - b["length"],
-            "cls": comp["cls"] - b["classes"] * L,
-            "ng": comp["ng"] - b["ngram"] * L,
-            "shape": comp["shape"] - b["structure"],
-            "sym": comp["sym"] - np.asarray(b["names"])[tags] if len(tags) else comp["sym"],
-            "flags": comp["flags"] - np.asarray(b["flags"]),
-        }
+        d = batch.deepest
+        field = comp["field"] - np.stack([b["length"][d], b["classes"][d] * L, b["ngram"][d] * L,
+                                          b["structure"][d]], axis=1) if len(d) else comp["field"]
+        return {"field": field, "sym": comp["sym"] - np.asarray(b["names"])[batch.sym_tag],
+                "flags": comp["flags"] - np.asarray(b["flags"])}
 
     def _request_scores(self, rel: dict, batch: _Batch) -> np.ndarray:
         n = batch.n
-        fr = np.array(batch.field_req, dtype=np.int64)
-        sr = np.array(batch.sym_req, dtype=np.int64)
-        field_total = rel["len"] + rel["cls"] + rel["ng"] + rel["shape"]
-        out = np.bincount(fr, weights=field_total, minlength=n)[:n] if len(fr) else np.zeros(n)
-        if len(sr):
-            out = out + np.bincount(sr, weights=rel["sym"], minlength=n)[:n]
-        out = out + rel["flags"].sum(axis=1)
+        fr = batch.flat.field_req
+        out = np.zeros(n)
+        if len(fr):
+            out += np.bincount(fr, weights=rel["field"].sum(axis=1), minlength=n)[:n]
+        if len(batch.sym_req):
+            out += np.bincount(batch.sym_req, weights=rel["sym"], minlength=n)[:n]
+        out += rel["flags"].sum(axis=1)
         out[batch.bad] = np.nan
         return out
 
     def _fit_baselines(self, comp: dict, batch: _Batch) -> None:
+        """Average training log-likelihood per node, shrunk towards the parent's average."""
         L = comp["lengths"]
-        total_bytes = max(float(L.sum()), 1.0)
-        tags = np.array(batch.sym_tag, dtype=np.int64)
-        names = np.zeros(N_TAGS)
-        for tag in range(N_TAGS):
-            sel = tags == tag
-            names[tag] = float(comp["sym"][sel].mean()) if sel.any() else 0.0
+        n_nodes = len(self.node_keys_)
+        sums = np.zeros((n_nodes, 4))
+        bytes_ = np.zeros(n_nodes)
+        count = np.zeros(n_nodes)
+        for lvl in range(DEPTH):
+            nodes = batch.fchain[:, lvl]
+            ok = nodes >= 0
+            np.add.at(sums, nodes[ok], comp["field"][ok])
+            np.add.at(bytes_, nodes[ok], L[ok])
+            np.add.at(count, nodes[ok], 1.0)
+        base = np.zeros((n_nodes, 4))
+        per_byte = np.array([False, True, True, False])
+        for node in range(n_nodes):  # parents are created before their children
+            parent = self.node_parent_[node]
+            prior = base[parent] if parent >= 0 else np.zeros(4)
+            mass = np.where(per_byte, bytes_[node], count[node])
+            strength = np.where(per_byte, _BASELINE_BYTES, _BASELINE_VALUES)
+            if parent < 0:
+                base[node] = np.where(mass > 0, sums[node] / np.maximum(mass, 1e-12), 0.0)
+            else:
+                base[node] = (sums[node] + strength * prior) / (mass + strength)
+        tags = batch.sym_tag
+        names = np.array([comp["sym"][tags == t].mean() if (tags == t).any() else 0.0 for t in range(N_TAGS)])
         ok = ~batch.bad
         self.baselines_ = {
-            "length": float(comp["len"].mean()) if len(L) else 0.0,
-            "classes": float(comp["cls"].sum() / total_bytes),
-            "ngram": float(comp["ng"].sum() / total_bytes),
-            "structure": float(comp["shape"].mean()) if len(L) else 0.0,
-            "names": names.tolist(),
-            "flags": comp["flags"][ok].mean(axis=0).tolist() if ok.any() else [0.0] * len(FLAG_NAMES),
+            "length": base[:, 0], "classes": base[:, 1], "ngram": base[:, 2], "structure": base[:, 3],
+            "names": names, "flags": comp["flags"][ok].mean(axis=0) if ok.any() else np.zeros(len(FLAG_NAMES)),
         }
 
     def _train(self, X, reset: bool) -> "ProtocolAnomalyModel":
         self._validate_params()
-        parsed, bad = self._parse(X)
+        flat = self._parse(X)
         if reset:
-            if len(parsed) == 0 or bad.all():
+            if flat.n == 0 or flat.bad.all():
                 raise InvalidParameterError("cannot fit on an empty batch (or one without a usable request)")
             self._reset()
-        elif "_parents" not in self.__dict__:
-            self._parents = list(self.node_parent_)
-        batch = self._collect(parsed, grow=True)
+        batch = self._resolve(flat, grow=True)
         self._accumulate(batch)
         self._grow_dense()
         self._fit_alphas()
@@ -595,18 +642,15 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         return self._train(X, reset=True)
 
     def partial_fit(self, X, y=None) -> "ProtocolAnomalyModel":
-        """Add normal requests: counts add up, strengths, baselines and threshold are refitted on this batch."""
-        if not hasattr(self, "node_keys_"):
-            return self._train(X, reset=True)
-        return self._train(X, reset=False)
+        """Add normal requests: counts add up; strengths, baselines and threshold are refitted on this batch."""
+        return self._train(X, reset=not hasattr(self, "node_keys_"))
 
-    def _score(self, X, describe: bool = False):
+    def _score(self, X, dedupe: bool = True):
         check_is_fitted(self, "offset_")
-        parsed, bad = self._parse(X)
-        batch = self._collect(parsed, grow=False, describe=describe)
-        comp = self._components(batch, loo=False)
+        batch = self._resolve(self._parse(X), grow=False)
+        comp = self._components(batch, loo=False, dedupe=dedupe)
         rel = self._relative(comp, batch)
-        return self._request_scores(rel, batch), batch, comp, rel, parsed
+        return self._request_scores(rel, batch), batch, comp, rel
 
     def score_samples(self, X) -> np.ndarray:
         """Log-likelihood ratio of each request against typical normal traffic (nats; high = normal).
@@ -627,45 +671,56 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         and carry a readable message as value and the lost log-likelihood
         (nats, relative to typical normal traffic) as weight.
         """
-        scores, batch, comp, rel, parsed = self._score(X, describe=True)
+        scores, batch, comp, rel = self._score(X, dedupe=False)
         threat = self.calibrator_.transform(-scores)
+        flat = batch.flat
         items: list[list[Contribution]] = [[] for _ in range(batch.n)]
-        ragged = comp["ragged"]
-        fchains = comp["fchains"]
-        lp = comp["lp"]
-        for f, req in enumerate(batch.field_req):
-            location, name, where = batch.field_desc[f]
-            label = f"{location} `{name}`{where}"
-            value = batch.values[f]
-            node = self._deepest(fchains[f])
-            unseen = fchains[f, 3] < 0 or fchains[f, 3] >= len(self.node_keys_)
-            for key, weight in (("len", -rel["len"][f]), ("cls", -rel["cls"][f]), ("ng", -rel["ng"][f]),
-                                ("shape", -rel["shape"][f])):
+
+        def text(pair, k):
+            data, off = pair
+            return data[off[k]:off[k + 1]].tobytes()
+
+        voff = flat.value[1]
+        for f, req in enumerate(flat.field_req.tolist()):
+            loc = LOCATIONS[int(flat.field_loc[f])]
+            name = text(flat.name, f).decode("utf-8", "backslashreplace")
+            where = f" at {text(flat.endpoint, req).decode('utf-8', 'backslashreplace')}" if loc in ("query", "body") else ""
+            label = f"{loc} `{name}`{where}"
+            value = text(flat.value, f)
+            chain = batch.fchain[f]
+            node = int(batch.deepest[f])
+            unseen = chain[3] < 0
+            for c, comp_name in enumerate(("length", "characters", "byte sequence", "structure")):
+                weight = -rel["field"][f, c]
                 if weight <= 0:
                     continue
-                if key == "len":
+                if c == 0:
                     lo, hi = _len_range(self.len_counts_[node])
                     msg = f"length {len(value)} vs typical {lo}-{hi}"
-                    comp_name = "length"
-                elif key == "cls":
-                    msg = self._class_message(value, fchains[f])
-                    comp_name = "characters"
-                elif key == "ng":
-                    s, e = ragged.offsets[f], ragged.offsets[f + 1]
-                    msg = self._ngram_message(value, lp[s:e])
-                    comp_name = "byte sequence"
+                elif c == 1:
+                    msg = self._class_message(value, node)
+                elif c == 2:
+                    msg = self._ngram_message(value, comp["lp"][voff[f]:voff[f + 1]])
                 else:
                     msg = f"structure `{_shape_text(value)}` rare or never seen"
-                    comp_name = "structure"
-                if unseen and key in ("len", "cls", "shape"):
+                if unseen:
                     msg += " (field unseen in training: judged by its parent)"
                 items[req].append(Contribution(f"{label}: {comp_name}", msg, float(weight)))
-        for s_idx, req in enumerate(batch.sym_req):
+        sym_text = {TAG_METHOD: lambda i: text(flat.method, i), TAG_ENDPOINT: lambda i: text(flat.endpoint, i)}
+        name_pos = 0
+        n_named = (batch.sym_tag != TAG_NAME).sum()
+        for s_idx in range(len(batch.sym)):
+            tag = int(batch.sym_tag[s_idx])
+            req = int(batch.sym_req[s_idx])
+            if tag == TAG_NAME:
+                shown = text(flat.name, s_idx - n_named)
+            else:
+                shown = sym_text[tag](req)
             weight = -rel["sym"][s_idx]
             if weight > 0:
-                tag = batch.sym_tag[s_idx]
-                items[req].append(Contribution(f"{_TAG_TEXT[tag]} `{batch.sym_desc[s_idx]}`",
+                items[req].append(Contribution(f"{_TAG_TEXT[tag]} `{shown.decode('utf-8', 'backslashreplace')}`",
                                                f"{_TAG_TEXT[tag]} rare or never seen here", float(weight)))
+        del name_pos
         for i in range(batch.n):
             for bit in np.flatnonzero(-rel["flags"][i] > 0):
                 if batch.flags[i] >> bit & 1:
@@ -679,25 +734,16 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
             out.append(Explanation(i, float(threat[i]), tuple(top)))
         return out
 
-    def _deepest(self, chain) -> int:
-        node = 0
-        for nd in chain:
-            if 0 <= nd < len(self.node_keys_):
-                node = int(nd)
-            else:
-                break
-        return node
-
-    def _class_message(self, value: bytes, chain) -> str:
-        node = self._deepest(chain)
+    def _class_message(self, value: bytes, node: int) -> str:
         classes = kp.CLASS_OF[np.frombuffer(value, dtype=np.uint8)]
         seen_here = self.class_counts_[node] > 0
         seen_global = self.class_counts_[0] > 0
         new_here, new_all = [], []
         for b, c in zip(value, classes):
             ch = chr(b) if 32 <= b < 127 else f"\\x{b:02x}"
-            if not seen_global[c] and ch not in new_all:
-                new_all.append(ch)
+            if not seen_global[c]:
+                if ch not in new_all:
+                    new_all.append(ch)
             elif not seen_here[c] and ch not in new_here:
                 new_here.append(ch)
         parts = []
