@@ -1052,14 +1052,17 @@ def batch_hashes(svc, svc_off, endp, endp_off, names, name_off, values, value_of
     Returns ``svc_h`` (n,), ``group_h`` (m,), ``param_h`` (m,): chained 64-bit
     identities of the service, the field's group (its endpoint for query and
     body fields, else the location's group label) and the field's parameter;
+    ``endp_h`` (n,): identity of the request's endpoint (as a group);
     ``endp_sym`` (n,) and ``name_sym`` (m,): 32-bit symbol hashes.
     """
     n = svc_off.shape[0] - 1
     m = field_req.shape[0]
     svc_h = np.empty(n, dtype=np.int64)
+    endp_h = np.empty(n, dtype=np.int64)
     endp_sym = np.empty(n, dtype=np.int64)
     for i in range(n):
         svc_h[i] = hash64(svc, svc_off[i], svc_off[i + 1], np.int64(0))
+        endp_h[i] = hash64(endp, endp_off[i], endp_off[i + 1], svc_h[i])
         endp_sym[i] = np.int64(fnv1a_32(endp, endp_off[i], endp_off[i + 1], np.uint32(1)))
     group_h = np.empty(m, dtype=np.int64)
     param_h = np.empty(m, dtype=np.int64)
@@ -1074,7 +1077,7 @@ def batch_hashes(svc, svc_off, endp, endp_off, names, name_off, values, value_of
         group_h[f] = g
         param_h[f] = hash64(names, name_off[f], name_off[f + 1], g)
         name_sym[f] = np.int64(fnv1a_32(names, name_off[f], name_off[f + 1], np.uint32(2)))
-    return svc_h, group_h, param_h, endp_sym, name_sym
+    return svc_h, group_h, param_h, endp_h, endp_sym, name_sym
 
 
 @njit

@@ -21,6 +21,7 @@ _TAG_TEXT = {TAG_METHOD: "method", TAG_ENDPOINT: "endpoint", TAG_NAME: "field na
 _GROUP = {name: label.decode() for name, label in GROUPS.items()}
 _BASELINE_BYTES = 64.0  # prior mass (bytes) of a node's per-byte baseline towards its parent's
 _BASELINE_VALUES = 8.0  # prior mass (values) of a node's per-value baseline
+_ENDPOINT_PRIOR = 5.0  # prior mass (requests) of an endpoint's score offset towards 0
 _SHAPE_SEED = 0x5EED
 _ROOT_ALPHA = 1.0  # Dirichlet strength of the global categorical estimates towards their uniform base
 _CACHE_ATTRS = ("_node_table_cache", "_ngram_table", "_vocab_table", "_final_table_cache")
@@ -77,7 +78,7 @@ class _Batch:
     """A flat batch with its hierarchy nodes and symbols resolved."""
 
     __slots__ = ("flat", "n", "bad", "flags", "req_chain", "fchain", "sym", "sym_tag", "sym_req", "sym_chain",
-                 "deepest")
+                 "deepest", "endp_h")
 
 
 class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
@@ -260,7 +261,7 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
 
     def _resolve(self, flat: FlatBatch, grow: bool) -> _Batch:
         ok = ~flat.bad
-        svc_h, group_h, param_h, endp_sym, name_sym = kp.batch_hashes(
+        svc_h, group_h, param_h, endp_h, endp_sym, name_sym = kp.batch_hashes(
             flat.service[0], flat.service[1], flat.endpoint[0], flat.endpoint[1], flat.name[0], flat.name[1],
             flat.value[0], flat.value[1], flat.field_req, flat.field_loc, kp.GROUP_DATA, kp.GROUP_OFF)
         svc_h = np.where(ok, svc_h, 0)
@@ -270,6 +271,7 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         n, m = flat.n, len(flat.field_req)
         b = _Batch()
         b.flat, b.n, b.bad, b.flags = flat, n, flat.bad, flat.flags
+        b.endp_h = np.where(ok, endp_h, 0)
         sid = np.where(ok, kp.lookup_ids(tk, tv, svc_h), -1)
         b.req_chain = np.full((n, DEPTH), -1, dtype=np.int64)
         b.req_chain[ok, 0] = 0
@@ -318,6 +320,10 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         self.request_counts_ = np.zeros(1)
         self.fitted_order_ = int(self.ngram_order)
         self.n_samples_seen_ = 0
+        self.endpoint_keys_ = np.zeros(0, dtype=np.int64)
+        self.endpoint_offsets_ = np.zeros(0)
+        self._endpoint_sums_ = np.zeros(0)
+        self._endpoint_counts_ = np.zeros(0)
 
     def _grow_dense(self) -> None:
         n = len(self.node_keys_)
@@ -584,8 +590,27 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         if len(batch.sym_req):
             out += np.bincount(batch.sym_req, weights=rel["sym"], minlength=n)[:n]
         out += rel["flags"].sum(axis=1)
+        if len(self.endpoint_keys_):
+            pos = np.minimum(np.searchsorted(self.endpoint_keys_, batch.endp_h), len(self.endpoint_keys_) - 1)
+            found = self.endpoint_keys_[pos] == batch.endp_h
+            out -= np.where(found, self.endpoint_offsets_[pos], 0.0)
         out[batch.bad] = np.nan
         return out
+
+    def _fit_endpoint_offsets(self, scores: np.ndarray, batch: _Batch) -> None:
+        """Typical (leave-one-out) score of each endpoint's requests, shrunk towards 0.
+
+        An endpoint with little traffic has less certain models, so its normal
+        requests score lower; subtracting its shrunk mean keeps the false-positive
+        rate of thin endpoints near the target instead of alerting on them."""
+        ok = ~batch.bad & np.isfinite(scores)
+        keys, inverse = np.unique(batch.endp_h[ok], return_inverse=True)
+        sums = np.bincount(inverse, weights=scores[ok], minlength=len(keys))
+        counts = np.bincount(inverse, minlength=len(keys)).astype(np.float64)
+        keys, sums = self._merge(self.endpoint_keys_, self._endpoint_sums_, keys, sums)
+        _, counts = self._merge(self.endpoint_keys_, self._endpoint_counts_, np.unique(batch.endp_h[ok]), counts)
+        self.endpoint_keys_, self._endpoint_sums_, self._endpoint_counts_ = keys, sums, counts
+        self.endpoint_offsets_ = sums / (counts + _ENDPOINT_PRIOR)
 
     def _fit_baselines(self, comp: dict, batch: _Batch) -> None:
         """Average training log-likelihood per node, shrunk towards the parent's average."""
@@ -633,7 +658,10 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         if batch.n and not batch.bad.all():
             comp = self._components(batch, loo=True)
             self._fit_baselines(comp, batch)
-            scores = self._request_scores(self._relative(comp, batch), batch)
+            rel = self._relative(comp, batch)
+            self.endpoint_offsets_ = np.zeros(len(self.endpoint_keys_))
+            self._fit_endpoint_offsets(self._request_scores(rel, batch), batch)
+            scores = self._request_scores(rel, batch)
             self._fit_threshold(scores[~batch.bad])
         return self
 
