@@ -523,9 +523,8 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
                                    True)
         else:
             lp = kp.ngram_logprobs_fixed(values, voff, fchains, self._final_table(), self.fitted_order_)
-        lengths = np.diff(voff)
-        ll_ng = np.add.reduceat(lp, voff[:-1]) if len(lp) else np.zeros(len(lengths))
-        ll_ng[lengths == 0] = 0.0
+        csum = np.concatenate([[0.0], np.cumsum(lp)])
+        ll_ng = csum[voff[1:]] - csum[voff[:-1]]
         shapes = kp.shape_hashes(values, voff, kp.CLASS_OF, _SHAPE_SEED)
         _, vt = self._tables()
         ll_shape = kp.vocab_logprob(shapes, np.full(len(shapes), TAG_SHAPE, dtype=np.int64), fchains, vt,
