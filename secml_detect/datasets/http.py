@@ -79,7 +79,7 @@ def build_http_request(rng: np.random.RandomState, method: str, path: str, param
     query string (GET) or a form body (POST), with Host, User-Agent, Accept, Accept-Language,
     a random session cookie and Connection headers."""
     form = "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in params)
-    session = "%032x" % rng.randint(0, 2**62)
+    session = rng.bytes(16).hex()
     head = [
         f"Host: {host}",
         f"User-Agent: {_AGENTS[rng.randint(len(_AGENTS))]}",
