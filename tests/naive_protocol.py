@@ -135,3 +135,21 @@ def vocab_logprob(symbols, tags, chains, counts: dict[int, int], totals, alphas,
             p = (c if c > 0 else a) / (t + a) if lvl == 0 else (c + a * p) / (t + a)
         out.append(math.log(p))
     return np.array(out)
+
+
+def dense_chain_excess(hist, chains, counts, totals, alphas, base, loo, ref):
+    out = np.zeros(len(hist))
+    for i in range(len(hist)):
+        for b in range(hist.shape[1]):
+            h = hist[i, b]
+            if h == 0:
+                continue
+            p = base[b]
+            for lvl, nd in enumerate(chains[i]):
+                if nd < 0:
+                    break
+                c = counts[nd, b] - (h if loo else 0)
+                t = totals[nd] - (hist[i].sum() if loo else 0)
+                p = (c + alphas[lvl] * p) / (t + alphas[lvl])
+            out[i] += h * min(math.log(p) - ref[i], 0.0)
+    return out

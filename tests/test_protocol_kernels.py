@@ -89,6 +89,10 @@ def test_dense_chain_loglik(items, data, loo):
     base = np.full(kp.N_CLASSES, 1 / kp.N_CLASSES)
     got = kp.dense_chain_loglik(hist, chains, counts, totals, alphas, base, loo)
     np.testing.assert_allclose(got, ref.dense_chain_loglik(hist, chains, counts, totals, alphas, base, loo), rtol=1e-9)
+    thresholds = np.linspace(-4.0, -0.5, len(items))
+    np.testing.assert_allclose(kp.dense_chain_excess(hist, chains, counts, totals, alphas, base, loo, thresholds),
+                               ref.dense_chain_excess(hist, chains, counts, totals, alphas, base, loo, thresholds),
+                               rtol=1e-9, atol=1e-12)
 
 
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3)), min_size=1, max_size=30), st.data(), st.booleans())

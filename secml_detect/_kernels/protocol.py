@@ -372,6 +372,35 @@ def dense_chain_loglik(hist, chains, counts, totals, alphas, base, loo):
 
 
 @njit
+def dense_chain_excess(hist, chains, counts, totals, alphas, base, loo, ref):
+    """Like :func:`dense_chain_loglik`, but each count only adds its surprise beyond
+    ``ref[i]``: ``sum_b hist[i, b] * min(log p_chain(b) - ref[i], 0)``."""
+    n = hist.shape[0]
+    nb = hist.shape[1]
+    depth = chains.shape[1]
+    out = np.zeros(n, dtype=np.float64)
+    for i in range(n):
+        own_t = 0.0
+        if loo:
+            for b in range(nb):
+                own_t += hist[i, b]
+        for b in range(nb):
+            h = hist[i, b]
+            if h == 0.0:
+                continue
+            own = h if loo else 0.0
+            p = base[b]
+            for lvl in range(depth):
+                node = chains[i, lvl]
+                if node < 0:
+                    break
+                t = totals[node] - (own_t if loo else 0.0)
+                p = (counts[node, b] - own + alphas[lvl] * p) / (t + alphas[lvl])
+            out[i] += h * min(np.log(p) - ref[i], 0.0)
+    return out
+
+
+@njit
 def vocab_logprob(symbols, tags, chains, table, totals, alphas, loo):
     """``log p`` of each (hashed) symbol under a hierarchical "seen / new" model.
 

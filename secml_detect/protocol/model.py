@@ -109,13 +109,16 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
     handful of times is judged mostly by its endpoint's and the global
     pattern, a busy one by its own. Unseen nodes back off to their parent.
 
-    ``score_samples`` is the sum over the request's fields and components of
-    the log-likelihood minus its average on normal training data (per byte
-    for the per-byte components, per value otherwise), in nats: a
-    log-likelihood ratio against "typical normal traffic of this size".
-    Training items are scored leave-one-out (their own counts removed) to
-    set ``offset_`` and the calibration, so ``contamination`` is an honest
-    false-positive rate.
+    ``score_samples`` (nats, high = normal) sums over the request's fields
+    each component's log-likelihood relative to what normal traffic at the
+    field's node scores. For the per-byte components only the surprise beyond
+    the node's typical per-byte log-likelihood counts, and the expected
+    amount grows with length only up to the node's typical longest value, so
+    a long, very predictable run cannot cancel unlikely bytes beside it. Each
+    endpoint's requests are then centred on their typical score (shrunk
+    towards 0 for thin endpoints). Training items are scored leave-one-out
+    (their own counts removed) to set ``offset_`` and the calibration, so
+    ``contamination`` is an honest false-positive rate.
 
     Parameters
     ----------
@@ -515,15 +518,28 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         ll_len = kp.dense_chain_loglik(onehot, fchains, self.len_counts_, self.len_counts_.sum(axis=1), a["length"],
                                        np.full(kp.N_LEN_BINS, 1.0 / kp.N_LEN_BINS), loo)
         hist = kp.class_histograms(values, voff, kp.CLASS_OF, kp.N_CLASSES)
-        ll_cls = kp.dense_chain_loglik(hist, fchains, self.class_counts_, self.class_counts_.sum(axis=1),
-                                       a["classes"], np.full(kp.N_CLASSES, 1.0 / kp.N_CLASSES), loo)
+        refs = self.__dict__.get("clip_refs_")
+        if refs is None:
+            ll_cls = kp.dense_chain_loglik(hist, fchains, self.class_counts_, self.class_counts_.sum(axis=1),
+                                           a["classes"], np.full(kp.N_CLASSES, 1.0 / kp.N_CLASSES), loo)
         if loo:
             (tk, tv), _ = self._tables()
             lp = kp.ngram_logprobs(values, voff, fchains, tk, tv, self.fitted_order_, a["ngram"], a["ngram_orders"],
                                    True)
         else:
             lp = kp.ngram_logprobs_fixed(values, voff, fchains, self._final_table(), self.fitted_order_)
-        csum = np.concatenate([[0.0], np.cumsum(lp)])
+        if refs is not None:
+            # surprise beyond the node's typical per-byte log-likelihood: long, very predictable
+            # runs (``aaaa...``) cannot cancel the unlikely bytes of the same value
+            depth = (fchains >= 0).sum(axis=1)
+            d = fchains[np.arange(len(fchains)), np.maximum(depth - 1, 0)]
+            ll_cls = kp.dense_chain_excess(hist, fchains, self.class_counts_, self.class_counts_.sum(axis=1),
+                                           a["classes"], np.full(kp.N_CLASSES, 1.0 / kp.N_CLASSES), loo,
+                                           refs["classes"][d])
+            per_byte = np.minimum(lp - np.repeat(refs["ngram"][d], np.diff(voff)), 0.0)
+        else:
+            per_byte = lp
+        csum = np.concatenate([[0.0], np.cumsum(per_byte)])
         ll_ng = csum[voff[1:]] - csum[voff[:-1]]
         shapes = kp.shape_hashes(values, voff, kp.CLASS_OF, _SHAPE_SEED)
         _, vt = self._tables()
@@ -575,7 +591,10 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         b = self.baselines_
         L = comp["lengths"]
         d = batch.deepest
-        field = comp["field"] - np.stack([b["length"][d], b["classes"][d] * L, b["ngram"][d] * L,
+        # expected surprise grows with length up to the node's typical longest value, then stops:
+        # a long, very predictable run (``aaaa...``) earns no credit against the unlikely bytes
+        scale = np.minimum(L, b["length_cap"][d]) if "length_cap" in b and len(d) else L
+        field = comp["field"] - np.stack([b["length"][d], b["classes"][d] * scale, b["ngram"][d] * scale,
                                           b["structure"][d]], axis=1) if len(d) else comp["field"]
         return {"field": field, "sym": comp["sym"] - np.asarray(b["names"])[batch.sym_tag],
                 "flags": comp["flags"] - np.asarray(b["flags"])}
@@ -642,6 +661,10 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
             "length": base[:, 0], "classes": base[:, 1], "ngram": base[:, 2], "structure": base[:, 3],
             "names": names, "flags": comp["flags"][ok].mean(axis=0) if ok.any() else np.zeros(len(FLAG_NAMES)),
         }
+        if "clip_refs_" in self.__dict__:
+            cdf = np.cumsum(self.len_counts_, axis=1) / np.maximum(self.len_counts_.sum(axis=1, keepdims=True), 1)
+            hi_bin = (cdf < 0.95).sum(axis=1)
+            self.baselines_["length_cap"] = np.ceil(2.0 ** (hi_bin / 2.0))
 
     def _train(self, X, reset: bool) -> "ProtocolAnomalyModel":
         self._validate_params()
@@ -655,6 +678,9 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         self._grow_dense()
         self._fit_alphas()
         if batch.n and not batch.bad.all():
+            self.__dict__.pop("clip_refs_", None)
+            self._fit_baselines(self._components(batch, loo=True), batch)
+            self.clip_refs_ = {"classes": self.baselines_["classes"], "ngram": self.baselines_["ngram"]}
             comp = self._components(batch, loo=True)
             self._fit_baselines(comp, batch)
             rel = self._relative(comp, batch)
