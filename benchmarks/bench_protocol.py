@@ -143,64 +143,53 @@ def main(quick: bool = False) -> None:
         print(system, {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()
                        if k not in ("system", "task", "metric")}, flush=True)
 
-    # --- ours (a tiny fit first, so that numba compilation is not counted as training time)
-    ProtocolAnomalyModel().fit(X_train[:20]).score_samples(X_test[:20])
-    start = time.perf_counter()
-    model = ProtocolAnomalyModel().fit(X_train)
-    fit_s = time.perf_counter() - start
-    model.score_samples(X_test[:50])
-    with measure(trace_python=False) as m:
-        s_ours = -model.score_samples(X_test)
-    ours_ips = len(X_test) / best_of(lambda: model.score_samples(X_test))
-    normal_ips = len(X_normal_test) / best_of(lambda: model.score_samples(X_normal_test))
-    ours_cpu = cpu_rate(lambda: model.score_samples(X_test), len(X_test))
-    normal_cpu = cpu_rate(lambda: model.score_samples(X_normal_test), len(X_normal_test))
-    report("ProtocolAnomalyModel", s_ours, fit_s, ours_ips, m.peak_mb,
-           {"observed_fpr_at_contamination_1pct": float(np.mean(model.predict(X_normal_test) == -1)),
-            "items_per_s_normal_traffic": normal_ips, "items_per_cpu_s": ours_cpu,
-            "items_per_cpu_s_normal_traffic": normal_cpu, "n_train_requests": len(X_train), "n_test_normal": len(X_normal_test), "n_test_attack": len(attack_idx)})
+    def run(fit, score, X_fit, X_score):
+        """Fit (timed), score once for quality and memory, then best-of-3 wall and CPU rates."""
+        start = time.perf_counter()
+        est = fit(X_fit)
+        fit_s = time.perf_counter() - start
+        with measure(trace_python=False) as m:
+            s = -score(est, X_score)
+        ips = len(X_score) / best_of(lambda: score(est, X_score))
+        extra = {"items_per_cpu_s": cpu_rate(lambda: score(est, X_score), len(X_score))}
+        return est, s, fit_s, ips, m.peak_mb, extra
 
-    # --- PAYL on the same requests, and on the bare values
-    start = time.perf_counter()
-    payl = ByteFrequencyModel().fit(X_train)
-    payl_fit = time.perf_counter() - start
-    payl.score_samples(X_test[:50])
-    with measure(trace_python=False) as m:
-        s_payl = -payl.score_samples(X_test)
-    payl_ips = len(X_test) / best_of(lambda: payl.score_samples(X_test))
-    payl_cpu = cpu_rate(lambda: payl.score_samples(X_test), len(X_test))
-    report("ByteFrequencyModel (PAYL, whole request)", s_payl, payl_fit, payl_ips, m.peak_mb,
-           {"items_per_cpu_s": payl_cpu})
-    start = time.perf_counter()
-    payl_v = ByteFrequencyModel().fit(train_pool)
-    payl_v_fit = time.perf_counter() - start
-    # bare values: each normal test value on its own, each attack value on its own
-    test_values = test_pool + [values[i] for i in attack_idx]
-    y_values = np.r_[np.zeros(len(test_pool), dtype=int), np.ones(len(attack_idx), dtype=int)]
-    with measure(trace_python=False) as m:
-        s_payl_v = -payl_v.score_samples(test_values)
-    q = quality(y_values, s_payl_v)
-    rows.append({"system": "ByteFrequencyModel (PAYL, bare values: told where the value is)",
-                 "task": "HTTP parameter values (not requests)", "metric": "ROC-AUC", "value": q["auc"],
-                 "det_fpr_1pct": q["det@1%"], "det_fpr_0.1pct": q["det@0.1%"], "train_s": payl_v_fit,
-                 "items_per_s": m.items_per_s(len(test_values)), "peak_mem_mb": m.peak_mb})
-    print(rows[-1], flush=True)
-
-    # --- IsolationForest over byte histograms of the requests
     def histos(X):
         r = to_ragged_bytes(X)
         h = byte_histograms(r.data, r.offsets)
         return h / np.maximum(h.sum(axis=1, keepdims=True), 1)
 
-    start = time.perf_counter()
-    forest = IsolationForest(random_state=0).fit(histos(X_train))
-    if_fit = time.perf_counter() - start
-    with measure(trace_python=False) as m:
-        s_if = -forest.score_samples(histos(X_test))
-    if_ips = len(X_test) / best_of(lambda: forest.score_samples(histos(X_test)))
-    if_cpu = cpu_rate(lambda: forest.score_samples(histos(X_test)), len(X_test))
-    report("IsolationForest (byte histograms of the request)", s_if, if_fit, if_ips, m.peak_mb,
-           {"items_per_cpu_s": if_cpu})
+    # --- ours (a tiny fit first, so that numba compilation is not counted as training time)
+    ProtocolAnomalyModel().fit(X_train[:20]).score_samples(X_test[:20])
+    model, s_ours, fit_s, ours_ips, mem, extra = run(lambda X: ProtocolAnomalyModel().fit(X),
+                                                     lambda est, X: est.score_samples(X), X_train, X_test)
+    extra.update({
+        "observed_fpr_at_contamination_1pct": float(np.mean(model.predict(X_normal_test) == -1)),
+        "items_per_s_normal_traffic": len(X_normal_test) / best_of(lambda: model.score_samples(X_normal_test)),
+        "items_per_cpu_s_normal_traffic": cpu_rate(lambda: model.score_samples(X_normal_test), len(X_normal_test)),
+        "n_train_requests": len(X_train), "n_test_normal": len(X_normal_test), "n_test_attack": len(attack_idx)})
+    report("ProtocolAnomalyModel", s_ours, fit_s, ours_ips, mem, extra)
+
+    # --- PAYL on the same requests, and on the bare values
+    _, s_payl, fit_s, payl_ips, mem, extra = run(lambda X: ByteFrequencyModel().fit(X),
+                                                 lambda est, X: est.score_samples(X), X_train, X_test)
+    report("ByteFrequencyModel (PAYL, whole request)", s_payl, fit_s, payl_ips, mem, extra)
+    # bare values: each normal test value on its own, each attack value on its own
+    test_values = test_pool + [values[i] for i in attack_idx]
+    y_values = np.r_[np.zeros(len(test_pool), dtype=int), np.ones(len(attack_idx), dtype=int)]
+    _, s_payl_v, fit_s, ips, mem, extra = run(lambda X: ByteFrequencyModel().fit(X),
+                                              lambda est, X: est.score_samples(X), train_pool, test_values)
+    q = quality(y_values, s_payl_v)
+    rows.append({"system": "ByteFrequencyModel (PAYL, bare values: told where the value is)",
+                 "task": "HTTP parameter values (not requests)", "metric": "ROC-AUC", "value": q["auc"],
+                 "det_fpr_1pct": q["det@1%"], "det_fpr_0.1pct": q["det@0.1%"], "train_s": fit_s,
+                 "items_per_s": ips, "peak_mem_mb": mem, **extra})
+    print(rows[-1], flush=True)
+
+    # --- IsolationForest over byte histograms of the requests
+    _, s_if, fit_s, if_ips, mem, extra = run(lambda X: IsolationForest(random_state=0).fit(histos(X)),
+                                             lambda est, X: est.score_samples(histos(X)), X_train, X_test)
+    report("IsolationForest (byte histograms of the request)", s_if, fit_s, if_ips, mem, extra)
     rows[0]["ratio_to_peer"] = ours_ips / payl_ips
     rows[0]["peer"] = "ByteFrequencyModel (PAYL, whole request)"
 

@@ -49,14 +49,20 @@ def code(item: bytes, pos: int, order: int, nxt: int) -> int:
     return c * BASE + nxt
 
 
+def known_nodes(chain) -> list[int]:
+    """The known prefix of a node chain."""
+    nodes = []
+    for nd in chain:
+        if nd < 0:
+            break
+        nodes.append(int(nd))
+    return nodes
+
+
 def ngram_counts(items: list[bytes], chains, order: int) -> dict[int, int]:
     counts: dict[int, int] = {}
     for item, chain in zip(items, chains):
-        nodes = []
-        for nd in chain:
-            if nd < 0:
-                break
-            nodes.append(int(nd))
+        nodes = known_nodes(chain)
         if not nodes:
             continue
         for pos in range(len(item)):
@@ -74,11 +80,7 @@ def ngram_logprobs(items: list[bytes], chains, counts: dict[int, int], order: in
     """log p of each byte: orders at the global node, then node levels; loo removes the item's own counts."""
     out = []
     for item, chain in zip(items, chains):
-        nodes = []
-        for nd in chain:
-            if nd < 0:
-                break
-            nodes.append(int(nd))
+        nodes = known_nodes(chain)
         own = ngram_counts([item], [nodes], order) if loo and nodes else {}
         row = []
         for pos in range(len(item)):
@@ -104,21 +106,7 @@ def ngram_logprobs(items: list[bytes], chains, counts: dict[int, int], order: in
 
 
 def dense_chain_loglik(hist, chains, counts, totals, alphas, base, loo):
-    out = np.zeros(len(hist))
-    for i in range(len(hist)):
-        for b in range(hist.shape[1]):
-            h = hist[i, b]
-            if h == 0:
-                continue
-            p = base[b]
-            for lvl, nd in enumerate(chains[i]):
-                if nd < 0:
-                    break
-                c = counts[nd, b] - (h if loo else 0)
-                t = totals[nd] - (hist[i].sum() if loo else 0)
-                p = (c + alphas[lvl] * p) / (t + alphas[lvl])
-            out[i] += h * math.log(p)
-    return out
+    return dense_chain_excess(hist, chains, counts, totals, alphas, base, loo, None)
 
 
 def vocab_logprob(symbols, tags, chains, counts: dict[int, int], totals, alphas, loo):
@@ -151,5 +139,5 @@ def dense_chain_excess(hist, chains, counts, totals, alphas, base, loo, ref):
                 c = counts[nd, b] - (h if loo else 0)
                 t = totals[nd] - (hist[i].sum() if loo else 0)
                 p = (c + alphas[lvl] * p) / (t + alphas[lvl])
-            out[i] += h * min(math.log(p) - ref[i], 0.0)
+            out[i] += h * (math.log(p) if ref is None else min(math.log(p) - ref[i], 0.0))
     return out

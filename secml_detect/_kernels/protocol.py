@@ -247,6 +247,18 @@ def _ngram_chain_prob(tkeys, tvals, nodes, n_nodes, code, order, max_order, alph
 
 
 @njit
+def _known_prefix(chains, i, nodes):
+    """Copy the known nodes of ``chains[i]`` (global first) into ``nodes``; return how many."""
+    m = 0
+    for lvl in range(chains.shape[1]):
+        if chains[i, lvl] < 0:
+            break
+        nodes[m] = chains[i, lvl]
+        m += 1
+    return m
+
+
+@njit
 def _run_counts(codes):
     """For each position, how many positions hold the same code."""
     m = codes.shape[0]
@@ -279,12 +291,7 @@ def ngram_logprobs(data, offsets, chains, tkeys, tvals, order, alphas, betas, lo
     for i in range(n):
         start = offsets[i]
         stop = offsets[i + 1]
-        m = 0
-        for lvl in range(depth):
-            if chains[i, lvl] < 0:
-                break
-            nodes[m] = chains[i, lvl]
-            m += 1
+        m = _known_prefix(chains, i, nodes)
         if loo and m > 0 and stop > start:
             cell_runs = np.empty((order + 1, stop - start), dtype=np.float64)
             ctx_runs = np.empty((order + 1, stop - start), dtype=np.float64)
@@ -311,30 +318,68 @@ def ngram_logprobs(data, offsets, chains, tkeys, tvals, order, alphas, betas, lo
 
 
 @njit
-def ngram_parent_probs(keys, node_parent, tkeys, tvals, order, alphas, betas):
-    """Prior mean ``p_parent`` of each n-gram cell key (used to fit the concentrations).
-
-    A global cell of order ``k`` has the order ``k - 1`` global estimate as
-    parent; a cell at a deeper node has its parent node's estimate.
-    """
+def _ngram_key_probs(keys, node_parent, tkeys, tvals, order, alphas, betas, include_self):
+    """Smoothed probability of each n-gram cell key, through its node's ancestors and, with
+    ``include_self``, through its own node (order) too; without it, the prior mean ``p_parent``."""
     out = np.empty(keys.shape[0], dtype=np.float64)
     chain = np.empty(64, dtype=np.int64)
     zeros = np.zeros(order + 1, dtype=np.float64)
+    own = 0 if include_self else 1
     for i in range(keys.shape[0]):
         node = (keys[i] >> _NODE_SHIFT) - 1
         tag = (keys[i] >> _TAG_SHIFT) & 63
         code = keys[i] & ((np.int64(1) << _TAG_SHIFT) - 1)
+        if tag >= CTX_TAG:
+            out[i] = 0.0
+            continue
         m = 0
         while node >= 0 and m < 64:
             chain[m] = node
             m += 1
             node = node_parent[node]
         chain[:m] = chain[:m][::-1].copy()
-        if m == 1:
-            # global node: back off to the previous order, expressed in top-order code space
-            out[i] = _ngram_chain_prob(tkeys, tvals, chain, 1, code, tag, tag - 1, alphas, betas, zeros, zeros)
+        if m == 1:  # global node: orders up to its own (or the previous one)
+            out[i] = _ngram_chain_prob(tkeys, tvals, chain, 1, code, tag, tag - own, alphas, betas, zeros, zeros)
         else:
-            out[i] = _ngram_chain_prob(tkeys, tvals, chain, m - 1, code, order, order, alphas, betas, zeros, zeros)
+            out[i] = _ngram_chain_prob(tkeys, tvals, chain, m - own, code, order, order, alphas, betas, zeros, zeros)
+    return out
+
+
+@njit
+def ngram_parent_probs(keys, node_parent, tkeys, tvals, order, alphas, betas):
+    """Prior mean ``p_parent`` of each n-gram cell key (used to fit the concentrations).
+
+    A global cell of order ``k`` has the order ``k - 1`` global estimate as
+    parent; a cell at a deeper node has its parent node's estimate.
+    """
+    return _ngram_key_probs(keys, node_parent, tkeys, tvals, order, alphas, betas, False)
+
+
+@njit
+def _dense_chain(hist, chains, counts, totals, alphas, base, loo, ref, clip):
+    n = hist.shape[0]
+    nb = hist.shape[1]
+    depth = chains.shape[1]
+    out = np.zeros(n, dtype=np.float64)
+    for i in range(n):
+        own_t = 0.0
+        if loo:
+            for b in range(nb):
+                own_t += hist[i, b]
+        for b in range(nb):
+            h = hist[i, b]
+            if h == 0.0:
+                continue
+            own = h if loo else 0.0
+            p = base[b]
+            for lvl in range(depth):
+                node = chains[i, lvl]
+                if node < 0:
+                    break
+                t = totals[node] - (own_t if loo else 0.0)
+                p = (counts[node, b] - own + alphas[lvl] * p) / (t + alphas[lvl])
+            lp = np.log(p)
+            out[i] += h * (min(lp - ref[i], 0.0) if clip else lp)
     return out
 
 
@@ -346,58 +391,14 @@ def dense_chain_loglik(hist, chains, counts, totals, alphas, base, loo):
     ``(c_0 + alphas[0] * base) / (t_0 + alphas[0])`` and deeper levels shrink
     towards their parent with ``alphas[level]``. Returns (n,) log-likelihoods.
     """
-    n = hist.shape[0]
-    nb = hist.shape[1]
-    depth = chains.shape[1]
-    out = np.zeros(n, dtype=np.float64)
-    for i in range(n):
-        own_t = 0.0
-        if loo:
-            for b in range(nb):
-                own_t += hist[i, b]
-        for b in range(nb):
-            h = hist[i, b]
-            if h == 0.0:
-                continue
-            own = h if loo else 0.0
-            p = base[b]
-            for lvl in range(depth):
-                node = chains[i, lvl]
-                if node < 0:
-                    break
-                t = totals[node] - (own_t if loo else 0.0)
-                p = (counts[node, b] - own + alphas[lvl] * p) / (t + alphas[lvl])
-            out[i] += h * np.log(p)
-    return out
+    return _dense_chain(hist, chains, counts, totals, alphas, base, loo, np.zeros(hist.shape[0]), False)
 
 
 @njit
 def dense_chain_excess(hist, chains, counts, totals, alphas, base, loo, ref):
     """Like :func:`dense_chain_loglik`, but each count only adds its surprise beyond
     ``ref[i]``: ``sum_b hist[i, b] * min(log p_chain(b) - ref[i], 0)``."""
-    n = hist.shape[0]
-    nb = hist.shape[1]
-    depth = chains.shape[1]
-    out = np.zeros(n, dtype=np.float64)
-    for i in range(n):
-        own_t = 0.0
-        if loo:
-            for b in range(nb):
-                own_t += hist[i, b]
-        for b in range(nb):
-            h = hist[i, b]
-            if h == 0.0:
-                continue
-            own = h if loo else 0.0
-            p = base[b]
-            for lvl in range(depth):
-                node = chains[i, lvl]
-                if node < 0:
-                    break
-                t = totals[node] - (own_t if loo else 0.0)
-                p = (counts[node, b] - own + alphas[lvl] * p) / (t + alphas[lvl])
-            out[i] += h * min(np.log(p) - ref[i], 0.0)
-    return out
+    return _dense_chain(hist, chains, counts, totals, alphas, base, loo, ref, True)
 
 
 @njit
@@ -611,6 +612,22 @@ _W_FORM = _word(b"x-www-form-urlencoded")
 _W_PATH = _word(b"#path")
 _W_BODY = _word(b"#body")
 _W_DEFAULT = _word(b"default")
+
+
+@njit
+def _push(i, loc, name_src, ns, ne, lower, src, vs, ve, first_field, max_fields, max_value_bytes, names, npos,
+          values, vpos, f_req, f_loc, name_off, value_off, nf, flags):
+    """Append one field (name copied, optionally lower-cased; value cut to ``max_value_bytes``)."""
+    n_end = npos
+    for q in range(ns, ne):
+        names[n_end] = _lower(name_src[q]) if lower else name_src[q]
+        n_end += 1
+    v_end = vpos
+    for q in range(vs, min(ve, vs + max_value_bytes + 1)):
+        values[v_end] = src[q]
+        v_end += 1
+    return _commit(i, loc, npos, n_end, vpos, v_end, first_field, max_fields, max_value_bytes, f_req, f_loc,
+                   name_off, value_off, nf, flags)
 
 
 @njit
@@ -847,23 +864,9 @@ def parse_http_batch(data, offsets, max_fields, max_value_bytes, max_header_byte
         endp_off[i + 1] = epos
         # the path field and the query parameters
         if dl > 1:
-            if nf - req_first_field >= max_fields:
-                flags |= F_TOO_MANY
-            else:
-                for q in range(w_path.shape[0]):
-                    names[npos] = w_path[q]
-                    npos += 1
-                cut = min(dl, max_value_bytes)
-                if cut < dl:
-                    flags |= F_VALUE_CUT
-                for q in range(cut):
-                    values[vpos] = dbuf[q]
-                    vpos += 1
-                f_req[nf] = i
-                f_loc[nf] = LOC_PATH
-                nf += 1
-                name_off[nf] = npos
-                value_off[nf] = vpos
+            nf, npos, vpos, flags = _push(i, LOC_PATH, w_path, 0, w_path.shape[0], False, dbuf, 0, dl,
+                                          req_first_field, max_fields, max_value_bytes, names, npos, values, vpos,
+                                          f_req, f_loc, name_off, value_off, nf, flags)
         if qmark >= 0:
             nf, npos, vpos, flags = _form(tbuf, qmark + 1, tl, LOC_QUERY, i, req_first_field, max_fields,
                                           max_value_bytes, names, npos, values, vpos, f_req, f_loc, name_off,
@@ -899,25 +902,16 @@ def parse_http_batch(data, offsets, max_fields, max_value_bytes, max_header_byte
                     eq = _find(data, cs, ce, 61)
                     nm_end = ce if eq < 0 else eq
                     v_start = ce if eq < 0 else eq + 1
-                    v_begin = vpos
+                    npos2 = npos
+                    for q in range(cs, nm_end):
+                        names[npos2] = data[q]
+                        npos2 += 1
                     vpos2, bad = _decode(data, v_start, ce, False, values, vpos)
                     if bad:
                         flags |= F_PERCENT
-                    if nf - req_first_field >= max_fields:
-                        flags |= F_TOO_MANY
-                    else:
-                        for q in range(cs, nm_end):
-                            names[npos] = data[q]
-                            npos += 1
-                        if vpos2 - v_begin > max_value_bytes:
-                            flags |= F_VALUE_CUT
-                            vpos2 = v_begin + max_value_bytes
-                        vpos = vpos2
-                        f_req[nf] = i
-                        f_loc[nf] = LOC_COOKIE
-                        nf += 1
-                        name_off[nf] = npos
-                        value_off[nf] = vpos
+                    nf, npos, vpos, flags = _commit(i, LOC_COOKIE, npos, npos2, vpos, vpos2, req_first_field,
+                                                    max_fields, max_value_bytes, f_req, f_loc, name_off, value_off,
+                                                    nf, flags)
                     if semi < 0:
                         break
                     c0 = semi + 1
@@ -943,23 +937,9 @@ def parse_http_batch(data, offsets, max_fields, max_value_bytes, max_header_byte
                 ct_s, ct_e = vs_, ve_
             elif _equals_lower(data, ns, ne, w_host):
                 host_s, host_e = vs_, ve_
-            if nf - req_first_field >= max_fields:
-                flags |= F_TOO_MANY
-            else:
-                for q in range(ns, ne):
-                    names[npos] = _lower(data[q])
-                    npos += 1
-                cut = min(ve_ - vs_, max_value_bytes)
-                if cut < ve_ - vs_:
-                    flags |= F_VALUE_CUT
-                for q in range(vs_, vs_ + cut):
-                    values[vpos] = data[q]
-                    vpos += 1
-                f_req[nf] = i
-                f_loc[nf] = LOC_HEADER
-                nf += 1
-                name_off[nf] = npos
-                value_off[nf] = vpos
+            nf, npos, vpos, flags = _push(i, LOC_HEADER, data, ns, ne, True, data, vs_, ve_, req_first_field,
+                                          max_fields, max_value_bytes, names, npos, values, vpos, f_req, f_loc,
+                                          name_off, value_off, nf, flags)
         # ---- body
         if cl >= 0:
             if be - bs < cl:
@@ -978,23 +958,10 @@ def parse_http_batch(data, offsets, max_fields, max_value_bytes, max_header_byte
                     nf, npos, vpos, flags = _form(data, bs, be, LOC_BODY, i, req_first_field, max_fields,
                                                   max_value_bytes, names, npos, values, vpos, f_req, f_loc,
                                                   name_off, value_off, nf, flags)
-                elif nf - req_first_field >= max_fields:
-                    flags |= F_TOO_MANY
                 else:
-                    for q in range(w_body.shape[0]):
-                        names[npos] = w_body[q]
-                        npos += 1
-                    cut = min(be - bs, max_value_bytes)
-                    if cut < be - bs:
-                        flags |= F_VALUE_CUT
-                    for q in range(bs, bs + cut):
-                        values[vpos] = data[q]
-                        vpos += 1
-                    f_req[nf] = i
-                    f_loc[nf] = LOC_BODY
-                    nf += 1
-                    name_off[nf] = npos
-                    value_off[nf] = vpos
+                    nf, npos, vpos, flags = _push(i, LOC_BODY, w_body, 0, w_body.shape[0], False, data, bs, be,
+                                                  req_first_field, max_fields, max_value_bytes, names, npos, values,
+                                                  vpos, f_req, f_loc, name_off, value_off, nf, flags)
         # ---- service
         s0 = spos
         if host_e > host_s:
@@ -1015,6 +982,24 @@ def parse_http_batch(data, offsets, max_fields, max_value_bytes, max_header_byte
 
 
 @njit
+def _commit(i, loc, n_begin, n_end, v_begin, v_end, first_field, max_fields, max_value_bytes, f_req, f_loc, name_off,
+            value_off, nf, flags):
+    """Keep a field already written at ``names[n_begin:n_end]``, ``values[v_begin:v_end]`` (value cut to
+    ``max_value_bytes``), or drop it when the request already has ``max_fields``: (nf, npos, vpos, flags)."""
+    if nf - first_field >= max_fields:
+        return nf, n_begin, v_begin, flags | F_TOO_MANY
+    if v_end - v_begin > max_value_bytes:
+        flags |= F_VALUE_CUT
+        v_end = v_begin + max_value_bytes
+    f_req[nf] = i
+    f_loc[nf] = loc
+    nf += 1
+    name_off[nf] = n_end
+    value_off[nf] = v_end
+    return nf, n_end, v_end, flags
+
+
+@njit
 def _form(src, start, stop, loc, i, first_field, max_fields, max_value_bytes, names, npos, values, vpos, f_req,
           f_loc, name_off, value_off, nf, flags):
     """``name=value&...`` pairs of ``src[start:stop]`` as fields (``+`` and escapes decoded)."""
@@ -1032,21 +1017,8 @@ def _form(src, start, stop, loc, i, first_field, max_fields, max_value_bytes, na
             vpos2, bad2 = _decode(src, v_start, p1, True, values, vpos)
             if bad1 or bad2:
                 flags |= F_PERCENT
-            if nf - first_field >= max_fields:
-                flags |= F_TOO_MANY
-                npos = n_begin
-                vpos = v_begin
-            else:
-                if vpos2 - v_begin > max_value_bytes:
-                    flags |= F_VALUE_CUT
-                    vpos2 = v_begin + max_value_bytes
-                npos = npos2
-                vpos = vpos2
-                f_req[nf] = i
-                f_loc[nf] = loc
-                nf += 1
-                name_off[nf] = npos
-                value_off[nf] = vpos
+            nf, npos, vpos, flags = _commit(i, loc, n_begin, npos2, v_begin, vpos2, first_field, max_fields,
+                                            max_value_bytes, f_req, f_loc, name_off, value_off, nf, flags)
         if amp < 0:
             break
         p0 = amp + 1
@@ -1179,26 +1151,10 @@ def take_ragged(data, offsets, idx):
 def ngram_final_values(keys, counts, node_parent, tkeys, tvals, order, alphas, betas):
     """Value of each n-gram key in the scoring table: the full smoothed probability for
     a cell (through all its node's ancestors), the raw count for a context total."""
-    out = np.empty(keys.shape[0], dtype=np.float64)
-    chain = np.empty(64, dtype=np.int64)
-    zeros = np.zeros(order + 1, dtype=np.float64)
+    out = _ngram_key_probs(keys, node_parent, tkeys, tvals, order, alphas, betas, True)
     for i in range(keys.shape[0]):
-        node = (keys[i] >> _NODE_SHIFT) - 1
-        tag = (keys[i] >> _TAG_SHIFT) & 63
-        code = keys[i] & ((np.int64(1) << _TAG_SHIFT) - 1)
-        if tag >= CTX_TAG:
+        if ((keys[i] >> _TAG_SHIFT) & 63) >= CTX_TAG:
             out[i] = counts[i]
-            continue
-        m = 0
-        while node >= 0 and m < 64:
-            chain[m] = node
-            m += 1
-            node = node_parent[node]
-        chain[:m] = chain[:m][::-1].copy()
-        if m == 1:
-            out[i] = _ngram_chain_prob(tkeys, tvals, chain, 1, code, tag, tag, alphas, betas, zeros, zeros)
-        else:
-            out[i] = _ngram_chain_prob(tkeys, tvals, chain, m, code, order, order, alphas, betas, zeros, zeros)
     return out
 
 
@@ -1270,12 +1226,7 @@ def ngram_logprobs_fixed(data, offsets, chains, table, order):
     uniform = np.int64(np.round(np.log(1.0 / 256.0) * FIXED_ONE))
     for i in range(n):
         start = offsets[i]
-        m = 0
-        for lvl in range(depth):
-            if chains[i, lvl] < 0:
-                break
-            nodes[m] = chains[i, lvl]
-            m += 1
+        m = _known_prefix(chains, i, nodes)
         for pos in range(start, offsets[i + 1]):
             if m == 0:
                 out[pos] = uniform / FIXED_ONE
