@@ -631,6 +631,16 @@ def _push(i, loc, name_src, ns, ne, lower, src, vs, ve, first_field, max_fields,
 
 
 @njit
+def _reserve(arr, need):
+    """``arr`` itself when it holds ``need`` items, else a copy with at least twice the room."""
+    if arr.shape[0] >= need:
+        return arr
+    out = np.empty(max(need, 2 * arr.shape[0]), dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@njit
 def parse_http_batch(data, offsets, max_fields, max_value_bytes, max_header_bytes):
     """Parse a batch of raw HTTP/1.x requests (see ``parse_http_request`` for the rules).
 
@@ -649,21 +659,22 @@ def parse_http_batch(data, offsets, max_fields, max_value_bytes, max_header_byte
     total = data.shape[0]
     flags_out = np.zeros(n, dtype=np.int64)
     slow = np.zeros(n, dtype=np.bool_)
-    svc = np.empty(total + 7 * n, dtype=np.uint8)
+    # output buffers start small and double when a request could overflow them (bounded memory)
+    guess = total // 4 + 64
+    svc = np.empty(guess, dtype=np.uint8)
     svc_off = np.zeros(n + 1, dtype=np.int64)
-    meth = np.empty(total + 1, dtype=np.uint8)
+    meth = np.empty(guess, dtype=np.uint8)
     meth_off = np.zeros(n + 1, dtype=np.int64)
-    endp = np.empty(3 * total + 2 * n + 1, dtype=np.uint8)
+    endp = np.empty(guess, dtype=np.uint8)
     endp_off = np.zeros(n + 1, dtype=np.int64)
-    max_f = total + 3 * n + 1
-    f_req = np.empty(max_f, dtype=np.int64)
-    f_loc = np.empty(max_f, dtype=np.int64)
-    name_off = np.empty(max_f + 1, dtype=np.int64)
+    f_req = np.empty(guess, dtype=np.int64)
+    f_loc = np.empty(guess, dtype=np.int64)
+    name_off = np.empty(guess + 1, dtype=np.int64)
     name_off[0] = 0
-    names = np.empty(total + 10 * n + 1, dtype=np.uint8)
-    value_off = np.empty(max_f + 1, dtype=np.int64)
+    names = np.empty(guess, dtype=np.uint8)
+    value_off = np.empty(guess + 1, dtype=np.int64)
     value_off[0] = 0
-    values = np.empty(total + n + 1, dtype=np.uint8)
+    values = np.empty(guess, dtype=np.uint8)
     longest = 1
     for i in range(n):
         longest = max(longest, offsets[i + 1] - offsets[i] + 2)
@@ -692,6 +703,17 @@ def parse_http_batch(data, offsets, max_fields, max_value_bytes, max_header_byte
     for i in range(n):
         a = offsets[i]
         b = offsets[i + 1]
+        size = b - a
+        # worst cases of one request: every byte a field, "{n}" for each digit, fixed names
+        svc = _reserve(svc, spos + 262)
+        meth = _reserve(meth, mpos + 33)
+        endp = _reserve(endp, epos + 3 * size + 2)
+        f_req = _reserve(f_req, nf + size + 3)
+        f_loc = _reserve(f_loc, nf + size + 3)
+        name_off = _reserve(name_off, nf + size + 4)
+        value_off = _reserve(value_off, nf + size + 4)
+        names = _reserve(names, npos + size + 10)
+        values = _reserve(values, vpos + size + 1)
         flags = 0
         req_first_field = nf
         # ---- head / body split
