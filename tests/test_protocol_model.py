@@ -206,3 +206,30 @@ def test_save_load_keeps_scores_without_caches(sample, tmp_path):
     loaded = load(path)
     assert "_final_table_cache" not in vars(loaded)
     np.testing.assert_array_equal(loaded.score_samples(X_test[:30]), model.score_samples(X_test[:30]))
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_morzeux_requests_meet_the_aims(shared_dataset):
+    """The benchmark's main split, end to end (see benchmarks/bench_protocol.py)."""
+    import csv
+
+    path = shared_dataset("http_params_morzeux", "payload_train.csv")
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    values = [r["payload"] for r in rows]
+    y_all = np.array([int(r["label"] != "norm") for r in rows])
+    rng = np.random.RandomState(0)
+    normal = np.flatnonzero(y_all == 0)
+    train = np.sort(rng.choice(normal, len(normal) // 2, replace=False))
+    held = [values[i] for i in np.setdiff1d(normal, train)]
+    attacks = [values[i] for i in np.flatnonzero(y_all == 1)]
+    model = ProtocolAnomalyModel().fit(http_requests_from_values([values[i] for i in train], seed=1))
+    X_normal = http_requests_from_values(held, held, seed=2)
+    s = -model.score_samples(X_normal + http_requests_from_values(attacks, held, seed=3))
+    y = np.r_[np.zeros(len(X_normal)), np.ones(len(attacks))]
+    assert roc_auc_score(y, s) >= 0.995
+    for fpr, aim in ((0.01, 0.95), (0.001, 0.80)):
+        threshold = np.sort(s[y == 0])[int(np.ceil((1 - fpr) * (y == 0).sum())) - 1]
+        assert np.mean(s[y == 1] > threshold) >= aim
+    assert abs(np.mean(model.predict(X_normal) == -1) - 0.01) < 0.01

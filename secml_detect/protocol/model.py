@@ -148,13 +148,25 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
 
     Attributes
     ----------
-    node_keys_ : list of tuple
-        Path of each hierarchy node (``()`` is the global node).
-    node_parent_ : ndarray of int64
+    node_keys_ : list of tuple of str
+        Path of each hierarchy node (``()`` is the global node), for display.
+    node_hashes_, node_parent_ : ndarray of int64
+        64-bit identity (FNV-1a of the path bytes) and parent of each node.
+    ngram_keys_, ngram_counts_ : ndarray
+        Byte n-gram counts per node (sufficient statistics; they add up in
+        ``partial_fit``), and ``ngram_final_`` their smoothed probabilities.
+    vocab_keys_, vocab_counts_, vocab_totals_ : ndarray
+        Counts of methods, endpoints, field names and structures per node.
+    len_counts_, class_counts_ : ndarray of shape (n_nodes, n_bins)
+        Length-bin and character-class counts per node.
+    flag_counts_, request_counts_ : ndarray
+        Parse-anomaly counts and requests per node.
     alphas_ : dict
         Learned shrinkage strengths per component and level.
-    baselines_ : dict
-        Average training log-likelihood per component.
+    baselines_, clip_refs_ : dict
+        Typical training log-likelihoods per node (see above).
+    endpoint_keys_, endpoint_offsets_ : ndarray
+        Typical score of each endpoint's requests.
     n_samples_seen_ : int
     offset_ : float
     calibrator_ : TailCalibrator
