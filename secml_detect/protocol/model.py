@@ -233,46 +233,37 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         return flat
 
     def _grow_nodes(self, flat: FlatBatch, svc_h, group_h, param_h) -> None:
-        """Create the nodes of a training batch that the model has not seen yet."""
-        tk, tv = self._node_table()
-        known = set()
-
+        """Create the nodes of a training batch that the model has not seen yet (parents first)."""
         def text(pair, k):
             data, off = pair
             return data[off[k]:off[k + 1]].tobytes().decode("utf-8", "backslashreplace")
 
-        new = False
+        index = {int(h): i for i, h in enumerate(self.node_hashes_)}
         field_svc = svc_h[flat.field_req] if len(flat.field_req) else np.zeros(0, np.int64)
         for level, hashes, parents in ((1, svc_h, None), (2, group_h, field_svc), (3, param_h, group_h)):
-            ids = kp.lookup_ids(tk, tv, hashes)
-            missing = np.flatnonzero((ids < 0) & (hashes != 0))
-            if missing.size == 0:
-                continue
-            uniq, first = np.unique(hashes[missing], return_index=True)
-            index = {int(h): i for i, h in enumerate(self.node_hashes_)}
-            for h, k in zip(uniq.tolist(), missing[first].tolist()):
-                if h in index or h in known:
+            uniq, first = np.unique(hashes, return_index=True)
+            new_hashes, new_parents = [], []
+            for h, k in zip(uniq.tolist(), first.tolist()):
+                if h == 0 or h in index:
                     continue
-                known.add(h)
                 if level == 1:
                     key, parent = (text(flat.service, k),), 0
                 else:
                     parent = index[int(parents[k])]
                     if level == 2:
-                        req = int(flat.field_req[k])
                         loc = int(flat.field_loc[k])
-                        group = text(flat.endpoint, req) if loc <= 1 else _GROUP[LOCATIONS[loc]]
+                        group = text(flat.endpoint, int(flat.field_req[k])) if loc <= 1 else _GROUP[LOCATIONS[loc]]
                         key = (*self.node_keys_[parent], group)
                     else:
                         key = (*self.node_keys_[parent], text(flat.name, k))
                 index[h] = len(self.node_keys_)
                 self.node_keys_.append(key)
-                self.node_hashes_ = np.r_[self.node_hashes_, np.int64(h)]
-                self.node_parent_ = np.r_[self.node_parent_, np.int64(parent)]
-                new = True
-            if new:
+                new_hashes.append(h)
+                new_parents.append(parent)
+            if new_hashes:
+                self.node_hashes_ = np.r_[self.node_hashes_, np.array(new_hashes, dtype=np.int64)]
+                self.node_parent_ = np.r_[self.node_parent_, np.array(new_parents, dtype=np.int64)]
                 self.__dict__.pop("_node_table_cache", None)
-                tk, tv = self._node_table()
 
     def _resolve(self, flat: FlatBatch, grow: bool) -> _Batch:
         ok = ~flat.bad
