@@ -763,8 +763,7 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
                     msg += " (field unseen in training: judged by its parent)"
                 items[req].append(Contribution(f"{label}: {comp_name}", msg, float(weight)))
         sym_text = {TAG_METHOD: lambda i: text(flat.method, i), TAG_ENDPOINT: lambda i: text(flat.endpoint, i)}
-        name_pos = 0
-        n_named = (batch.sym_tag != TAG_NAME).sum()
+        n_named = int((batch.sym_tag != TAG_NAME).sum())  # field names come last, one per field
         for s_idx in range(len(batch.sym)):
             tag = int(batch.sym_tag[s_idx])
             req = int(batch.sym_req[s_idx])
@@ -776,7 +775,6 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
             if weight > 0:
                 items[req].append(Contribution(f"{_TAG_TEXT[tag]} `{shown.decode('utf-8', 'backslashreplace')}`",
                                                f"{_TAG_TEXT[tag]} rare or never seen here", float(weight)))
-        del name_pos
         for i in range(batch.n):
             for bit in np.flatnonzero(-rel["flags"][i] > 0):
                 if batch.flags[i] >> bit & 1:
