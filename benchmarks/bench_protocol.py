@@ -22,7 +22,8 @@ values (the setting of bench_payl, told where the value is).
 
 Shrinkage: 24 endpoints whose parameters each hold one value type (numbers,
 e-mails, single words, several words, codes mixing letters and digits); 8
-endpoints are busy (300 training requests each), 16 have 5-50. Attacks go into
+endpoints are busy (120 training requests each), 16 have 5-50. Training
+values are drawn without replacement from the training pool of their type. Attacks go into
 random parameters. Hierarchical = one model over all endpoints; no pooling =
 one model per endpoint fitted on that endpoint's requests only. On the test
 requests of the low-data endpoints (200 normal + 200 attack each): mean of
@@ -268,9 +269,16 @@ def shrinkage(values, y_all, train, test, quick):
         param_types.append(ts)
     busy = list(range(8))
     low = list(range(8, n_end))
-    n_train = {e: (300 if e in busy else int(rng.randint(5, 51))) for e in range(n_end)}
+    n_train = {e: (120 if e in busy else int(rng.randint(5, 51))) for e in range(n_end)}
+    unused = {t: list(rng.permutation(pools_train[t])) for t in types}
+    reused = [0]
 
     def draw(pool, t):
+        if pool is pools_train:  # training values without replacement (honest leave-one-out calibration)
+            if not unused[t]:
+                unused[t] = list(rng.permutation(pools_train[t]))
+                reused[0] += 1
+            return unused[t].pop()
         return pool[t][rng.randint(len(pool[t]))]
 
     def requests(e, count, pool, attack_values=None):
@@ -325,7 +333,7 @@ def shrinkage(values, y_all, train, test, quick):
                "pooled_threat_score_auc": r["pooled_auc"], "mean_det_fpr_1pct": r["mean_det_1pct"],
                "observed_fpr_at_contamination_1pct": r["fpr"], "worst_endpoint_fpr": r["max_fpr"],
                "train_s": hier_fit if name == "hierarchical" else per_fit,
-               "n_train_low": [n_train[e] for e in low]}
+               "n_train_low": [n_train[e] for e in low], "training_pool_reshuffles": reused[0]}
         print(row, flush=True)
         rows.append(row)
         rows.append({"system": row["system"], "task": row["task"], "metric": "min per-endpoint ROC-AUC",
