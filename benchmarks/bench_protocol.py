@@ -29,7 +29,9 @@ one model per endpoint fitted on that endpoint's requests only. On the test
 requests of the low-data endpoints (200 normal + 200 attack each): mean of
 per-endpoint AUCs, AUC of the pooled threat scores, and the false-positive
 rate that ``predict`` (contamination 1%) actually gives on their normal
-requests.
+requests. Parameter tampering: 200 more requests per low-data endpoint where
+one parameter holds a *normal* value of another type (an e-mail where a number
+belongs): no attack syntax, only a departure from that parameter's pattern.
 
 Speed: requests/s of ``score_samples`` on the test requests (parsing
 included, after a warm-up call, best of 3), one process, numba and BLAS on one
@@ -281,7 +283,7 @@ def shrinkage(values, y_all, train, test, quick):
             return unused[t].pop()
         return pool[t][rng.randint(len(pool[t]))]
 
-    def requests(e, count, pool, attack_values=None):
+    def requests(e, count, pool, attack_values=None, swap=False):
         method, path, names = endpoints[e]
         reqs = []
         for c in range(count):
@@ -290,6 +292,9 @@ def shrinkage(values, y_all, train, test, quick):
             for j, name in enumerate(names):
                 if attack_values is not None and j == slot:
                     params.append((name, attack_values[c]))
+                elif swap and j == slot:  # parameter tampering: a normal value of another type
+                    other = [t for t in types if t != param_types[e][j]]
+                    params.append((name, draw(pool, other[rng.randint(len(other))])))
                 else:
                     params.append((name, draw(pool, param_types[e][j])))
             reqs.append(build_request(rng, method, path, params, host="app.example"))
@@ -302,7 +307,8 @@ def shrinkage(values, y_all, train, test, quick):
     for e in low:
         att = [attacks[rng.randint(len(attacks))] for _ in range(n_att_test)]
         test_by_e[e] = (requests(e, n_norm_test, pools_test) + requests(e, n_att_test, pools_test, att),
-                        np.r_[np.zeros(n_norm_test), np.ones(n_att_test)])
+                        np.r_[np.zeros(n_norm_test), np.ones(n_att_test)],
+                        requests(e, n_att_test, pools_test, swap=True))
     X_all = [r for e in range(n_end) for r in train_by_e[e]]
     start = time.perf_counter()
     hier = ProtocolAnomalyModel().fit(X_all)
@@ -312,10 +318,13 @@ def shrinkage(values, y_all, train, test, quick):
     per = {e: ProtocolAnomalyModel().fit(train_by_e[e]) for e in low}
     per_fit = time.perf_counter() - start
     for name, get in (("hierarchical", lambda e: hier), ("no pooling (one model per endpoint)", lambda e: per[e])):
-        aucs, pooled_s, pooled_y, dets, fprs = [], [], [], [], []
+        aucs, pooled_s, pooled_y, dets, fprs, swaps = [], [], [], [], [], []
         for e in low:
-            X, yy = test_by_e[e]
+            X, yy, X_swap = test_by_e[e]
             s = get(e).threat_score(X)
+            s_swap = get(e).threat_score(X_swap)
+            swaps.append(roc_auc_score(np.r_[np.zeros(n_norm_test), np.ones(len(X_swap))],
+                                       np.r_[s[yy == 0], s_swap]))
             fprs.append(float(np.mean(get(e).predict([x for x, t in zip(X, yy) if t == 0]) == -1)))
             aucs.append(roc_auc_score(yy, s))
             dets.append(detection_at_fpr(yy, s, 0.01))
@@ -324,7 +333,8 @@ def shrinkage(values, y_all, train, test, quick):
         results[name] = {"mean_auc": float(np.mean(aucs)), "min_auc": float(np.min(aucs)),
                          "pooled_auc": float(roc_auc_score(np.concatenate(pooled_y), np.concatenate(pooled_s))),
                          "mean_det_1pct": float(np.mean(dets)), "fpr": float(np.mean(fprs)),
-                         "max_fpr": float(np.max(fprs))}
+                         "max_fpr": float(np.max(fprs)), "swap_auc": float(np.mean(swaps)),
+                         "min_swap_auc": float(np.min(swaps))}
     rows = []
     for name, r in results.items():
         row = {"system": f"ProtocolAnomalyModel, {name}",
@@ -338,6 +348,9 @@ def shrinkage(values, y_all, train, test, quick):
         rows.append(row)
         rows.append({"system": row["system"], "task": row["task"], "metric": "min per-endpoint ROC-AUC",
                      "value": r["min_auc"]})
+        rows.append({"system": row["system"], "task": row["task"],
+                     "metric": "mean per-endpoint ROC-AUC, parameter tampering (value of another type)",
+                     "value": r["swap_auc"], "min_endpoint_auc": r["min_swap_auc"]})
         rows.append({"system": row["system"], "task": row["task"],
                      "metric": "mean observed FPR at contamination 1%", "value": r["fpr"]})
         rows.append({"system": row["system"], "task": row["task"],
