@@ -51,7 +51,6 @@ for _var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
 
 import sys  # noqa: E402
 import time  # noqa: E402
-from urllib.parse import quote_plus  # noqa: E402
 
 import numpy as np  # noqa: E402
 from sklearn.ensemble import IsolationForest  # noqa: E402
@@ -62,15 +61,11 @@ from secml_detect import ByteFrequencyModel  # noqa: E402
 from secml_detect._kernels.bytes import byte_histograms  # noqa: E402
 from secml_detect._ragged import to_ragged_bytes  # noqa: E402
 from secml_detect.datasets.http import (  # noqa: E402
-    SHOP_ENDPOINTS,
     build_http_request,
     http_requests_from_values,
     load_http_params,
 )
 from secml_detect.protocol import ProtocolAnomalyModel  # noqa: E402
-
-ENDPOINTS = SHOP_ENDPOINTS
-build_request = build_http_request
 
 
 def cpu_rate(fn, n: int, repeat: int = 3) -> float:
@@ -297,7 +292,7 @@ def shrinkage(values, y_all, train, test, quick):
                     params.append((name, draw(pool, other[rng.randint(len(other))])))
                 else:
                     params.append((name, draw(pool, param_types[e][j])))
-            reqs.append(build_request(rng, method, path, params, host="app.example"))
+            reqs.append(build_http_request(rng, method, path, params, host="app.example"))
         return reqs
 
     train_by_e = {e: requests(e, n_train[e], pools_train) for e in range(n_end)}

@@ -68,9 +68,11 @@ def ngram_counts(items: list[bytes], chains, order: int) -> dict[int, int]:
         for pos in range(len(item)):
             keys = []
             for k in range(order + 1):
-                keys += [key(nodes[0], k, code(item, pos, k, item[pos])), key(nodes[0], CTX_TAG + k, code(item, pos, k, ANY))]
+                keys += [key(nodes[0], k, code(item, pos, k, item[pos])),
+                         key(nodes[0], CTX_TAG + k, code(item, pos, k, ANY))]
             for nd in nodes[1:]:
-                keys += [key(nd, order, code(item, pos, order, item[pos])), key(nd, CTX_TAG + order, code(item, pos, order, ANY))]
+                keys += [key(nd, order, code(item, pos, order, item[pos])),
+                         key(nd, CTX_TAG + order, code(item, pos, order, ANY))]
             for k in keys:
                 counts[k] = counts.get(k, 0) + 1
     return counts

@@ -8,7 +8,8 @@ import naive_protocol as ref
 from secml_detect._kernels import protocol as kp
 from secml_detect._ragged import to_ragged_bytes
 
-items_st = st.lists(st.one_of(st.binary(max_size=40), st.text(max_size=16).map(lambda s: s.encode("utf-8", "surrogatepass")),
+_text = st.text(max_size=16).map(lambda s: s.encode("utf-8", "surrogatepass"))
+items_st = st.lists(st.one_of(st.binary(max_size=40), _text,
                               st.sampled_from([b"", b"\x00" * 70, "é€😀".encode() * 5, b"%zz'--"])), max_size=8)
 
 

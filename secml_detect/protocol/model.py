@@ -740,7 +740,9 @@ class ProtocolAnomalyModel(OutlierDetectorMixin, BaseDetector):
         for f, req in enumerate(flat.field_req.tolist()):
             loc = LOCATIONS[int(flat.field_loc[f])]
             name = text(flat.name, f).decode("utf-8", "backslashreplace")
-            where = f" at {text(flat.endpoint, req).decode('utf-8', 'backslashreplace')}" if loc in ("query", "body") else ""
+            where = ""
+            if loc in ("query", "body"):
+                where = f" at {text(flat.endpoint, req).decode('utf-8', 'backslashreplace')}"
             label = f"{loc} `{name}`{where}"
             value = text(flat.value, f)
             chain = batch.fchain[f]

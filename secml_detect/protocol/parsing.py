@@ -36,8 +36,8 @@ import numpy as np
 
 from .._ragged import to_ragged_bytes
 
-__all__ = ["ParsedRequest", "FLAG_NAMES", "LOCATIONS", "parse_http_request", "parse_record", "parse_payload", "parse_item",
-           "normalize_endpoint", "FlatBatch", "flatten", "parse_batch"]
+__all__ = ["ParsedRequest", "FLAG_NAMES", "LOCATIONS", "parse_http_request", "parse_record", "parse_payload",
+           "parse_item", "normalize_endpoint", "FlatBatch", "flatten", "parse_batch"]
 
 #: Parse anomalies, one bit each (``ParsedRequest.flags``).
 FLAG_NAMES = (
@@ -264,8 +264,9 @@ def parse_http_request(raw: bytes | str, *, service: bytes | str | None = None, 
     >>> r = parse_http_request(b"GET /item?id=3&q=red%20shoes HTTP/1.1\\r\\nHost: Shop:80\\r\\n\\r\\n")
     >>> r.service, r.method, r.endpoint
     (b'shop', b'GET', b'/item')
-    >>> r.fields
-    [('path', b'#path', b'/item'), ('query', b'id', b'3'), ('query', b'q', b'red shoes'), ('header', b'host', b'Shop:80')]
+    >>> r.fields  # doctest: +NORMALIZE_WHITESPACE
+    [('path', b'#path', b'/item'), ('query', b'id', b'3'), ('query', b'q', b'red shoes'),
+     ('header', b'host', b'Shop:80')]
     >>> parse_http_request(b"GET /a?x=%zz HTTP/1.1\\nHost").flag_names
     ['no end of header (truncated)', 'header line without a name', 'bare LF line ending', 'invalid percent-encoding']
     """
