@@ -1,12 +1,13 @@
 """End-to-end demo of the hybrid detector on data bundled in the package (``make demo``).
 
 1. Builds an event table from real public samples shipped in the package:
-   domains (popular vs C2), HTTP parameter values (normal vs attacks),
+   domains (popular vs C2), raw HTTP requests (normal parameter values vs
+   one attack value among them),
    destination addresses (Tor exits by first-seen date vs background
    addresses) and HDFS log-key sessions (normal vs anomalous). Events carry
    different columns: missing ones are normal.
-2. Fits a HybridDetector: a URL/domain classifier, an anomaly model of
-   normal payloads, an IP-neighbourhood classifier, a call-sequence model,
+2. Fits a HybridDetector: a URL/domain classifier, a generative model of
+   normal HTTP traffic, an IP-neighbourhood classifier, a call-sequence model,
    and signature rules (the Tor exit list and the C2 domains known at
    training time).
 3. Prints the top alerts with their reasons, applies analyst verdicts to the
@@ -26,18 +27,23 @@ from pathlib import Path
 import numpy as np
 
 CUTOFF = "2021-01-01"
+COLUMNS = ("domain", "http_request", "dst_ip", "calls")
 
 
-def _payload_events(rng):
-    from .datasets.http import load_http_params_sample
+def _http_events(rng):
+    """Raw HTTP requests to a small shop: normal parameter values, or one attack value among normal ones."""
+    from .datasets.http import http_requests_from_values, load_http_params_sample
 
     values, kinds, labels = load_http_params_sample()
     normal = [v for v, y in zip(values, labels) if y == 0]
     attacks = [(v, k) for v, k, y in zip(values, kinds, labels) if y == 1]
     rng.shuffle(normal)
     half = len(normal) // 2
-    train = [({"payload": v}, 0) for v in normal[:half]]
-    test = [({"payload": v}, 0) for v in normal[half:]] + [({"payload": v, "kind": k}, 1) for v, k in attacks]
+    train_values, test_values = normal[:half], normal[half:]
+    train = [({"http_request": r}, 0) for r in http_requests_from_values(train_values, train_values, seed=1)]
+    test = [({"http_request": r}, 0) for r in http_requests_from_values(test_values, train_values, seed=2)]
+    bad = http_requests_from_values([v for v, _ in attacks], train_values, seed=3)
+    test += [({"http_request": r, "kind": k}, 1) for r, (_, k) in zip(bad, attacks)]
     return train, test
 
 
@@ -78,7 +84,7 @@ def _ip_events(rng, tor, n_background):
 
 
 def build_detector(known_tor, known_c2):
-    from . import (APICallSequenceModel, ByteFrequencyModel, HybridDetector, IPReputationClassifier, SignatureMatcher,
+    from . import (APICallSequenceModel, HybridDetector, IPReputationClassifier, ProtocolAnomalyModel, SignatureMatcher,
                    URLClassifier)
 
     rules = SignatureMatcher()
@@ -87,7 +93,7 @@ def build_detector(known_tor, known_c2):
     rules.add_indicators("domain", known_c2, title="known C2 domain", severity="critical", rule_id="c2-domain")
     components = [
         ("domain", URLClassifier(n_features=2**16, random_state=0), "domain"),
-        ("payload", ByteFrequencyModel(), "payload"),
+        ("http", ProtocolAnomalyModel(), "http_request"),
         ("dst_ip", IPReputationClassifier(), "dst_ip"),
         ("calls", APICallSequenceModel(random_state=0), "calls"),
     ]
@@ -99,16 +105,20 @@ def _print_alerts(alerts, truth, limit):
         what = ", ".join(f"{k}={str(v)[:48]!r}" for k, v in a.event.items() if k != "kind")
         if "calls" in a.event:
             what = f"calls=[{len(a.event['calls'])} log keys: {' '.join(a.event['calls'][:6])} ...]"
+        if "http_request" in a.event:
+            what = "http_request=" + repr(a.event["http_request"].split("\r\n", 1)[0][:70])
         verdict = "malicious" if truth[a.index] else "benign"
         reasons = []
         if a.rules:
             reasons.append("rules " + ",".join(a.rules))
         for name, items in a.explanations.items():
             if items:
-                reasons.append(f"{name}: " + "; ".join(f"{c['name']}" for c in items[:2]))
+                first = items[0]
+                detail = f" ({first['value'][:60]})" if first.get("value") not in (None, "", "None") else ""
+                reasons.append(f"{name}: {first['name']}{detail}")
         print(f"{rank:2d}. [{a.severity:8s}] {a.threat_score:.3f} {what}  (truth: {verdict})")
         if reasons:
-            print(f"      why: {' | '.join(reasons)[:150]}")
+            print(f"      why: {' | '.join(reasons)[:200]}")
 
 
 def _false_in_top(alerts, truth, k):
@@ -128,7 +138,7 @@ def run(out_dir: str | Path = "demo_output", top: int = 8, replay_weeks: int = 1
     start = time.perf_counter()
     tor = load_tor_exit_history(bundled=True)
     d_train, d_test = _domain_events(rng)
-    p_train, p_test = _payload_events(rng)
+    p_train, p_test = _http_events(rng)
     i_train, i_test, known_tor = _ip_events(rng, tor, n_background=3000)
     c_train, c_test = _call_events(rng)
     train = d_train + p_train + i_train + c_train
@@ -141,7 +151,7 @@ def run(out_dir: str | Path = "demo_output", top: int = 8, replay_weeks: int = 1
 
     print("== secml_detect demo: rules and models together ==")
     print(f"training table: {len(train_events)} events; test table: {len(test_events)} events "
-          f"({int(test_y.sum())} malicious); columns: domain, payload, dst_ip, calls (each event has some)")
+          f"({int(test_y.sum())} malicious); columns: domain, http_request, dst_ip, calls (each event has some)")
     hd = build_detector(known_tor, known_c2).fit(train_events, train_y)
     print(f"fitted {', '.join(hd.components_)} + {len(hd.signatures_.rule_ids())} rule sets "
           f"in {time.perf_counter() - start:.1f}s")
@@ -150,22 +160,29 @@ def run(out_dir: str | Path = "demo_output", top: int = 8, replay_weeks: int = 1
     rule_scores = hd.signatures_.threat_score(test_events)
     print(f"\nROC-AUC on held-out events: hybrid {roc_auc_score(test_y, scores):.3f}, "
           f"rules only {roc_auc_score(test_y, rule_scores):.3f}")
+    per_column = []
+    for column in COLUMNS:
+        rows = np.array([column in e for e in test_events])
+        per_column.append(f"{column} {roc_auc_score(test_y[rows], scores[rows]):.3f}")
+    print("ROC-AUC per column: " + ", ".join(per_column))
     alerts = hd.alerts(test_events)
     print(f"\n-- top alerts ({len(alerts)} at or above {hd.alert_threshold}) --")
     _print_alerts(alerts, test_y, top)
+    print("\n-- the top alert that only a model raised, per column --")
+    model_only = [a for a in alerts if not a.rules]
+    _print_alerts([next(a for a in model_only if c in a.event) for c in COLUMNS
+                   if any(c in a.event for a in model_only)], test_y, len(COLUMNS))
 
     # Rule hits are known threats; the analyst triages what only the models surfaced,
-    # the top 40 of each column's queue.
-    model_only = [a for a in alerts if not a.rules]
-    reviewed = [a for column in ("domain", "payload", "dst_ip", "calls") for a in
-                [a for a in model_only if column in a.event][:40]]
+    # the top 15 of each column's queue.
+    reviewed = [a for column in COLUMNS for a in [a for a in model_only if column in a.event][:15]]
     verdicts = ["malicious" if test_y[a.index] else "benign" for a in reviewed]
     before_fp = _false_in_top(model_only, test_y, 200)
     hd.feedback([a.alert_id for a in reviewed], verdicts, analyst="demo-analyst")
     after = [a for a in hd.alerts(test_events) if not a.rules]
     reviewed_ids = {a.alert_id for a in reviewed}
     fresh = [a for a in after if a.alert_id not in reviewed_ids]
-    print(f"\n-- analyst reviewed {len(reviewed)} model-only alerts (top 40 per column): {verdicts.count('malicious')} malicious, "
+    print(f"\n-- analyst reviewed {len(reviewed)} model-only alerts (top 15 per column): {verdicts.count('malicious')} malicious, "
           f"{verdicts.count('benign')} benign --")
     print(f"false alerts among the top 200 model-only alerts: {before_fp} before feedback, "
           f"{_false_in_top(after, test_y, 200)} after; ROC-AUC now {roc_auc_score(test_y, hd.threat_score(test_events)):.3f}")
