@@ -45,7 +45,7 @@ def main() -> None:
         cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=40)
         with distributed.Client(cluster):
-            ddf = dd.from_pandas(frame, npartitions=16).persist()
+            ddf = dd.from_pandas(frame, npartitions=16)
             score_partitions(model, ddf, column="payload").compute()  # warm-up: JIT on the workers
             start = time.perf_counter()
             score_partitions(model, ddf, column="payload").compute()

@@ -77,7 +77,8 @@ def score_partitions(model: Any, ddf, *, column: str | None = None, method: str 
     """
     _require_dask()
     client = _client()
-    shipped = client.scatter(model, broadcast=True) if client is not None else model
+    # hash=False: a fresh key per call, so a second call never races the release of the first.
+    shipped = client.scatter(model, broadcast=True, hash=False) if client is not None else model
     return ddf.map_partitions(_score_partition, shipped, column, method, meta=(method, "f8"))
 
 

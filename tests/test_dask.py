@@ -66,3 +66,12 @@ def test_streaming_partial_fit_matches_moments():
 def test_unmergeable_model_is_refused():
     with pytest.raises(TypeError, match="cannot be merged"):
         fit_merged(HybridDetector(), dd.from_pandas(_frame(10), npartitions=1))
+
+
+def test_repeated_scoring_calls_share_nothing(client):
+    frame = _frame(400)
+    model = ByteFrequencyModel().fit(frame.payload.tolist())
+    ddf = dd.from_pandas(frame, npartitions=2)
+    first = score_partitions(model, ddf, column="payload").compute()
+    second = score_partitions(model, ddf, column="payload").compute()
+    np.testing.assert_array_equal(first.to_numpy(), second.to_numpy())
