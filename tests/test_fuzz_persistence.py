@@ -27,7 +27,7 @@ type_names = st.sampled_from(["secml_detect.payl.ByteFrequencyModel", "secml_det
                               "secml_detect.nope.Thing", "numpy.float64"])
 
 
-@settings(max_examples=200)
+@settings(deadline=None)
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("f") / "m.smd"
@@ -38,7 +38,7 @@ def test_arbitrary_bytes(tmp_path_factory, data):
         pass
 
 
-@settings(max_examples=300)
+@settings(deadline=None)
 @given(trees, type_names)
 def test_arbitrary_object_trees(tmp_path_factory, tree, type_name):
     if isinstance(tree, dict) and "__object__" in tree:

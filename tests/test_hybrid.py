@@ -152,7 +152,7 @@ hostile_events = st.lists(st.one_of(st.dictionaries(st.sampled_from(["payload", 
                                     st.none(), st.integers(), st.text(max_size=5)), max_size=12)
 
 
-@settings(max_examples=80)
+@settings(deadline=None)
 @given(hostile_events)
 def test_hostile_event_tables_keep_length_and_never_crash(fitted, events):
     with warnings.catch_warnings():
