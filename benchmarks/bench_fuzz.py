@@ -21,7 +21,8 @@ from _common import REPO_ROOT, write_result
 SELECTION = ["tests/test_fuzz_persistence.py", "tests/test_fuzz_cli.py", "tests/test_netaddr.py", "tests/test_ragged.py",
              "tests/test_kernels_bytes.py", "tests/test_protocol_parsing.py", "tests/test_url_kernels.py",
              "tests/test_ip_kernels.py", "tests/test_sequence_kernels.py", "tests/test_signatures.py",
-             "tests/test_hierarchy.py", "tests/test_base.py",
+             "tests/test_hierarchy.py", "tests/test_base.py", "tests/test_protocol_kernels.py",
+             "tests/test_signatures_kernels.py",
              "tests/test_hybrid.py::test_hostile_event_tables_keep_length_and_never_crash"]
 
 
