@@ -10,7 +10,7 @@ import numpy as np
 
 from .._ragged import RaggedArray, Vocabulary
 
-__all__ = ["encode_sequences"]
+__all__ = ["encode_sequences", "ngram_names"]
 
 _PLAIN = (list, tuple)
 
@@ -130,3 +130,26 @@ def entity_list(entities, n: int) -> list[Hashable | None]:
             continue
         clean.append(e.item() if isinstance(e, np.generic) else e)
     return clean
+
+
+def ngram_names(raw, ragged: RaggedArray, i: int, order: int, n_features: int) -> dict[int, str]:
+    """Hashed column -> text of the first n-gram of item ``i`` hashed there.
+
+    The columns are those of :func:`secml_detect._kernels.sequence.hashed_ngram_features`
+    (start padding and end event included).
+    """
+    from .._kernels.sequence import emit_keys
+
+    toks = _as_tokens(raw) or []
+    one = ragged.item(i)
+    cells, _ = emit_keys(one, np.array([0, one.size], dtype=np.int64), np.zeros(1, dtype=np.int64), order, 0, True)
+    cols = (cells % np.uint64(int(n_features))).astype(np.int64)
+    names: dict[int, str] = {}
+    for t in range(cols.shape[0]):
+        x = "<end>" if t >= one.size else str(toks[t])
+        for j in range(order + 1):
+            c = int(cols[t, j])
+            if c not in names:
+                ctx = " ".join("<start>" if t - q < 0 else str(toks[t - q]) for q in range(j, 0, -1))
+                names[c] = f"{ctx} -> {x}" if ctx else x
+    return names

@@ -13,7 +13,7 @@ from .._kernels.sequence import hashed_ngram_features
 from .._ragged import Vocabulary
 from ..base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation, handle_bad_items
 from ..exceptions import InvalidParameterError
-from ._encode import _as_tokens, encode_sequences
+from ._encode import encode_sequences, ngram_names
 
 __all__ = ["APICallSequenceClassifier"]
 
@@ -180,31 +180,13 @@ class APICallSequenceClassifier(ClassifierDetectorMixin, BaseDetector):
             w = coef[0] if coef.shape[0] == 1 else coef[pred[i]]
             sign = 1.0 if coef.shape[0] > 1 or pred[i] == 1 else -1.0
             weight = dict(zip(row.indices.tolist(), (row.data * w[row.indices] * sign).tolist()))
-            names = self._ngram_names(X[i], ragged, i, order)
+            names = ngram_names(X[i], ragged, i, order, int(self.n_features))
             top = sorted(weight, key=lambda c: -weight[c])[:top_k]
             label = self.classes_[pred[i]]
             out.append(Explanation(i, float(scores[i]), tuple(
                 Contribution(names.get(c, f"n-gram column {c}"), f"towards {label!s}", float(weight[c]))
                 for c in top), note=f"predicted {label!s}"))
         return out
-
-    def _ngram_names(self, raw, ragged, i: int, order: int) -> dict[int, str]:
-        """Column -> text of the first n-gram of item ``i`` hashed there."""
-        from .._kernels.sequence import emit_keys
-
-        toks = _as_tokens(raw) or []
-        one = ragged.item(i)
-        cells, _ = emit_keys(one, np.array([0, one.size], dtype=np.int64), np.zeros(1, dtype=np.int64), order, 0, True)
-        cols = (cells % np.uint64(int(self.n_features))).astype(np.int64)
-        names: dict[int, str] = {}
-        for t in range(cols.shape[0]):
-            x = "<end>" if t >= one.size else str(toks[t])
-            for j in range(order + 1):
-                c = int(cols[t, j])
-                if c not in names:
-                    ctx = " ".join("<start>" if t - q < 0 else str(toks[t - q]) for q in range(j, 0, -1))
-                    names[c] = f"{ctx} -> {x}" if ctx else x
-        return names
 
     @classmethod
     def _generic_check_data(cls) -> dict:
