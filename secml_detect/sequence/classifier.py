@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.linear_model import SGDClassifier
 from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
-from .._kernels.sequence import hashed_ngram_features
 from .._ragged import Vocabulary
-from ..base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation, handle_bad_items
+from ..base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation
 from ..exceptions import InvalidParameterError
-from ._encode import encode_sequences, ngram_names
+from ._encode import encode_sequences, l2_rows, log_ngram_counts, ngram_names
 
 __all__ = ["APICallSequenceClassifier"]
 
@@ -89,16 +87,8 @@ class APICallSequenceClassifier(ClassifierDetectorMixin, BaseDetector):
             raise InvalidParameterError(f"alpha must be > 0, got {self.alpha!r}")
 
     def _features(self, X, grow: bool):
-        X = X if isinstance(X, list) else list(X)
-        ragged, reasons = encode_sequences(X, self.vocabulary_, grow=grow, max_len=self.max_len)
-        if reasons:
-            handle_bad_items(ragged.missing, reasons, self.on_bad_input, items=X, fallback_desc="threat_score 1.0")
-        indptr, indices, counts = hashed_ngram_features(ragged.data, ragged.offsets, int(self.order), True,
-                                                        int(self.n_features))
-        m = sp.csr_matrix((np.log1p(counts), indices, indptr), shape=(len(ragged), int(self.n_features)))
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-        m = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ m
-        return m.tocsr(), ragged.missing
+        m, ragged = log_ngram_counts(X if isinstance(X, list) else list(X), self, grow)
+        return l2_rows(m), ragged.missing
 
     def fit(self, X, y) -> "APICallSequenceClassifier":
         """Fit on labelled sequences (bad items are left out of training)."""

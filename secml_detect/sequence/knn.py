@@ -6,11 +6,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from .._kernels.sequence import hashed_ngram_features
 from .._ragged import Vocabulary
-from ..base import BaseDetector, Contribution, Explanation, OutlierDetectorMixin, handle_bad_items
+from ..base import BaseDetector, Contribution, Explanation, OutlierDetectorMixin
 from ..exceptions import InvalidParameterError
-from ._encode import encode_sequences, ngram_names
+from ._encode import l2_rows, log_ngram_counts, ngram_names
 
 __all__ = ["SequenceKNNModel"]
 
@@ -107,20 +106,10 @@ class SequenceKNNModel(OutlierDetectorMixin, BaseDetector):
         if self.max_len is not None and not int(self.max_len) > 0:
             raise InvalidParameterError(f"max_len must be > 0 or None, got {self.max_len!r}")
 
-    def _counts(self, X, grow: bool):
-        ragged, reasons = encode_sequences(X, self.vocabulary_, grow=grow, max_len=self.max_len)
-        if reasons:
-            handle_bad_items(ragged.missing, reasons, self.on_bad_input, items=X, fallback_desc="threat_score 1.0")
-        indptr, indices, counts = hashed_ngram_features(ragged.data, ragged.offsets, int(self.order), True,
-                                                        int(self.n_features))
-        m = sp.csr_matrix((np.log1p(counts), indices, indptr), shape=(len(ragged), int(self.n_features)))
-        return m, ragged
-
     def _weigh(self, m: sp.csr_matrix) -> sp.csr_matrix:
         m = m.copy()
         m.data *= self.idf_[m.indices]
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-        return (sp.diags(1.0 / np.maximum(norms, 1e-12)) @ m).tocsr()
+        return l2_rows(m)
 
     def fit(self, X, y=None) -> "SequenceKNNModel":
         """Fit on a batch of normal sequences."""
@@ -129,7 +118,7 @@ class SequenceKNNModel(OutlierDetectorMixin, BaseDetector):
         if len(X) == 0:
             raise InvalidParameterError("cannot fit on an empty batch")
         self.vocabulary_ = Vocabulary()
-        m, ragged = self._counts(X, grow=True)
+        m, ragged = log_ngram_counts(X, self, grow=True)
         m = m[np.flatnonzero(~ragged.missing)]
         if m.shape[0] == 0:
             raise InvalidParameterError("no usable training sequence")
@@ -163,7 +152,7 @@ class SequenceKNNModel(OutlierDetectorMixin, BaseDetector):
     def _prepare(self, X):
         check_is_fitted(self)
         X = X if isinstance(X, list) else list(X)
-        m, ragged = self._counts(X, grow=False)
+        m, ragged = log_ngram_counts(X, self, grow=False)
         return X, self._weigh(m), ragged
 
     def score_samples(self, X) -> np.ndarray:
