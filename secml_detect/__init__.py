@@ -48,6 +48,7 @@ _LAZY: dict[str, str] = {
     "APICallSequenceModel": "secml_detect.sequence",
     "APICallSequenceClassifier": "secml_detect.sequence",
     "ProcessBaseline": "secml_detect.sequence",
+    "SequenceKNNModel": "secml_detect.sequence",
 
     # Rules and models together.
     "HybridDetector": "secml_detect.hybrid",

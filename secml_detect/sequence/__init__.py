@@ -5,12 +5,15 @@
   lengths and across entities.
 * :class:`APICallSequenceClassifier`: the discriminative companion for
   labelled sequences (for example malware families).
+* :class:`SequenceKNNModel`: novelty of a whole trace, its distance to the
+  nearest normal traces over TF-IDF n-gram vectors.
 * :class:`ProcessBaseline`: learned allow-lists of processes and network
   destinations per deployment / container, observed then locked.
 """
 
 from .baseline import ProcessBaseline
 from .classifier import APICallSequenceClassifier
+from .knn import SequenceKNNModel
 from .ngram import APICallSequenceModel
 
-__all__ = ["APICallSequenceModel", "APICallSequenceClassifier", "ProcessBaseline"]
+__all__ = ["APICallSequenceModel", "APICallSequenceClassifier", "ProcessBaseline", "SequenceKNNModel"]

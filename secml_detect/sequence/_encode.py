@@ -10,7 +10,7 @@ import numpy as np
 
 from .._ragged import RaggedArray, Vocabulary
 
-__all__ = ["encode_sequences"]
+__all__ = ["encode_sequences", "log_ngram_counts", "l2_rows", "ngram_names"]
 
 _PLAIN = (list, tuple)
 
@@ -130,3 +130,54 @@ def entity_list(entities, n: int) -> list[Hashable | None]:
             continue
         clean.append(e.item() if isinstance(e, np.generic) else e)
     return clean
+
+
+def ngram_names(raw, ragged: RaggedArray, i: int, order: int, n_features: int) -> dict[int, str]:
+    """Hashed column -> text of the first n-gram of item ``i`` hashed there.
+
+    The columns are those of :func:`secml_detect._kernels.sequence.hashed_ngram_features`
+    (start padding and end event included).
+    """
+    from .._kernels.sequence import emit_keys
+
+    toks = _as_tokens(raw) or []
+    one = ragged.item(i)
+    cells, _ = emit_keys(one, np.array([0, one.size], dtype=np.int64), np.zeros(1, dtype=np.int64), order, 0, True)
+    cols = (cells % np.uint64(int(n_features))).astype(np.int64)
+    names: dict[int, str] = {}
+    for t in range(cols.shape[0]):
+        x = "<end>" if t >= one.size else str(toks[t])
+        for j in range(order + 1):
+            c = int(cols[t, j])
+            if c not in names:
+                ctx = " ".join("<start>" if t - q < 0 else str(toks[t - q]) for q in range(j, 0, -1))
+                names[c] = f"{ctx} -> {x}" if ctx else x
+    return names
+
+
+def log_ngram_counts(X: list, detector, grow: bool) -> tuple:
+    """``log(1 + count)`` of each hashed n-gram event of a batch, as CSR, with the ragged batch.
+
+    ``detector`` supplies ``vocabulary_`` (grown when ``grow``), ``order``, ``n_features``, ``max_len`` and ``on_bad_input``; bad
+    items warn or raise as the detector says and get an empty row.
+    """
+    import scipy.sparse as sp
+
+    from .._kernels.sequence import hashed_ngram_features
+    from ..base import handle_bad_items
+
+    ragged, reasons = encode_sequences(X, detector.vocabulary_, grow=grow, max_len=detector.max_len)
+    if reasons:
+        handle_bad_items(ragged.missing, reasons, detector.on_bad_input, items=X, fallback_desc="threat_score 1.0")
+    indptr, indices, counts = hashed_ngram_features(ragged.data, ragged.offsets, int(detector.order), True,
+                                                    int(detector.n_features))
+    m = sp.csr_matrix((np.log1p(counts), indices, indptr), shape=(len(ragged), int(detector.n_features)))
+    return m, ragged
+
+
+def l2_rows(m):
+    """Rows of a sparse matrix scaled to unit L2 norm (all-zero rows stay zero), as CSR."""
+    import scipy.sparse as sp
+
+    norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    return (sp.diags(1.0 / np.maximum(norms, 1e-12)) @ m).tocsr()

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.special import expit
 from sklearn.linear_model import SGDClassifier
 from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
-from .._kernels.sequence import hashed_ngram_features
 from .._ragged import Vocabulary
-from ..base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation, handle_bad_items
+from ..base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation
 from ..exceptions import InvalidParameterError
-from ._encode import _as_tokens, encode_sequences
+from ._encode import encode_sequences, l2_rows, log_ngram_counts, ngram_names
 
 __all__ = ["APICallSequenceClassifier"]
 
@@ -89,16 +87,8 @@ class APICallSequenceClassifier(ClassifierDetectorMixin, BaseDetector):
             raise InvalidParameterError(f"alpha must be > 0, got {self.alpha!r}")
 
     def _features(self, X, grow: bool):
-        X = X if isinstance(X, list) else list(X)
-        ragged, reasons = encode_sequences(X, self.vocabulary_, grow=grow, max_len=self.max_len)
-        if reasons:
-            handle_bad_items(ragged.missing, reasons, self.on_bad_input, items=X, fallback_desc="threat_score 1.0")
-        indptr, indices, counts = hashed_ngram_features(ragged.data, ragged.offsets, int(self.order), True,
-                                                        int(self.n_features))
-        m = sp.csr_matrix((np.log1p(counts), indices, indptr), shape=(len(ragged), int(self.n_features)))
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
-        m = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ m
-        return m.tocsr(), ragged.missing
+        m, ragged = log_ngram_counts(X if isinstance(X, list) else list(X), self, grow)
+        return l2_rows(m), ragged.missing
 
     def fit(self, X, y) -> "APICallSequenceClassifier":
         """Fit on labelled sequences (bad items are left out of training)."""
@@ -180,31 +170,13 @@ class APICallSequenceClassifier(ClassifierDetectorMixin, BaseDetector):
             w = coef[0] if coef.shape[0] == 1 else coef[pred[i]]
             sign = 1.0 if coef.shape[0] > 1 or pred[i] == 1 else -1.0
             weight = dict(zip(row.indices.tolist(), (row.data * w[row.indices] * sign).tolist()))
-            names = self._ngram_names(X[i], ragged, i, order)
+            names = ngram_names(X[i], ragged, i, order, int(self.n_features))
             top = sorted(weight, key=lambda c: -weight[c])[:top_k]
             label = self.classes_[pred[i]]
             out.append(Explanation(i, float(scores[i]), tuple(
                 Contribution(names.get(c, f"n-gram column {c}"), f"towards {label!s}", float(weight[c]))
                 for c in top), note=f"predicted {label!s}"))
         return out
-
-    def _ngram_names(self, raw, ragged, i: int, order: int) -> dict[int, str]:
-        """Column -> text of the first n-gram of item ``i`` hashed there."""
-        from .._kernels.sequence import emit_keys
-
-        toks = _as_tokens(raw) or []
-        one = ragged.item(i)
-        cells, _ = emit_keys(one, np.array([0, one.size], dtype=np.int64), np.zeros(1, dtype=np.int64), order, 0, True)
-        cols = (cells % np.uint64(int(self.n_features))).astype(np.int64)
-        names: dict[int, str] = {}
-        for t in range(cols.shape[0]):
-            x = "<end>" if t >= one.size else str(toks[t])
-            for j in range(order + 1):
-                c = int(cols[t, j])
-                if c not in names:
-                    ctx = " ".join("<start>" if t - q < 0 else str(toks[t - q]) for q in range(j, 0, -1))
-                    names[c] = f"{ctx} -> {x}" if ctx else x
-        return names
 
     @classmethod
     def _generic_check_data(cls) -> dict:
