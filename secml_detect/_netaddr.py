@@ -16,12 +16,13 @@ import ipaddress
 __all__ = ["inet_aton_value", "ipv4_candidates"]
 
 _MAX_TEXT = 64
+_C_SPACE = " \t\n\r\v\f"
 
 
 def _part(text: str) -> int | None:
     try:
         if text[:2].lower() == "0x":
-            return int(text[2:], 16) if len(text) > 2 else 0
+            return int(text[2:], 16) if len(text) > 2 else None  # C refuses a bare "0x"
         if len(text) > 1 and text[0] == "0":
             return int(text[1:], 8)
         return int(text, 10) if text.isdigit() else None
@@ -37,7 +38,7 @@ def inet_aton_value(text: str) -> int | None:
     >>> [inet_aton_value(t) for t in ("3232235777", "0xC0A80101", "0300.0250.01.01", "192.168.257", "a.b")]
     [3232235777, 3232235777, 3232235777, 3232235777, None]
     """
-    text = text.strip()
+    text = text.strip(_C_SPACE)  # str.strip() would also drop \x1c-\x1f, which C does not
     if not text or not text.isascii() or len(text) > _MAX_TEXT or text.startswith(".") or text.endswith("."):
         return None  # int() would read non-ASCII digits such as fullwidth ones
     parts = text.split(".")
@@ -67,7 +68,7 @@ def ipv4_candidates(text: str) -> list[int]:
     """
     if not isinstance(text, str) or len(text) > _MAX_TEXT:
         return []
-    text = text.strip().strip("[]")
+    text = text.strip(_C_SPACE).strip("[]")
     out: list[int] = []
     aton = inet_aton_value(text)
     if aton is not None:

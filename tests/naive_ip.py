@@ -148,7 +148,7 @@ def _inet_aton(text):
     for p in parts:
         try:
             if p.lower().startswith("0x"):
-                values.append(int(p[2:] or "0", 16))
+                values.append(int(p[2:], 16))  # "0x" alone is refused, as by C
             elif len(p) > 1 and p.startswith("0"):
                 values.append(int(p[1:], 8))
             elif p.isdigit():

@@ -43,10 +43,12 @@ def containing_networks(address: str, networks: list[str]) -> set[str]:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return set()
+    # An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is also that IPv4 address.
+    mapped = ip.ipv4_mapped if ip.version == 6 else None
     out = set()
     for net in networks:
         n = ipaddress.ip_network(net, strict=False)
-        if n.version == ip.version and ip in n:
+        if (n.version == ip.version and ip in n) or (mapped is not None and n.version == 4 and mapped in n):
             out.add(net)
     return out
 

@@ -352,15 +352,17 @@ class IPRangeIndex:
             for value in ipv4_candidates(text):  # 3232235777, 0xC0A80101, 0300.0250.1.1, 010.001.002.003
                 out.extend(c for c in self._v4_chain(value) if c not in out)
             return out
+        mapped: list[tuple[int, int]] = []
         if addr.version == 6 and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
+            # ::ffff:a.b.c.d is both an IPv6 address and the IPv4 one: match either.
+            mapped = self._v4_chain(int(addr.ipv4_mapped))
         if addr.version == 4:
             return self._v4_chain(int(addr))
         q = int(addr)
         j = bisect_right(self.v6_starts, q) - 1
         while j >= 0 and self.v6_ends[j] < q:
             j = self.v6_parent[j]
-        out = []
+        out = mapped
         while j >= 0:
             out.append((j, 6))
             j = self.v6_parent[j]
