@@ -26,7 +26,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
-from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin

@@ -29,7 +29,6 @@ def test_dirty_neighbourhood_gets_high_rate():
 
 def test_single_observation_is_shrunk():
     ips, y = _data(1)
-    h = BetaBinomialHierarchy().fit(_levels(ips), y)
     # A /24 seen once with a bad label is not called 100% bad.
     lonely = np.array([0xC0A80101], dtype=np.int64)
     h2 = BetaBinomialHierarchy().fit(_levels(np.r_[ips, lonely]), np.r_[y, 1])

@@ -2,10 +2,7 @@
 
 import ipaddress
 import socket
-import warnings
 
-import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import inspect
 import json
 from pathlib import Path
-from typing import Any
 
 from ..base import BaseDetector
 from ..exceptions import InvalidParameterError

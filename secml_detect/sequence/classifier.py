@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 from sklearn.linear_model import SGDClassifier
-from sklearn.utils import metadata_routing
 from sklearn.utils.validation import check_is_fitted
 
 from .._ragged import Vocabulary
@@ -65,7 +64,6 @@ class APICallSequenceClassifier(ClassifierDetectorMixin, BaseDetector):
     """
 
     fallback_threat_score = 1.0
-    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
     def __init__(self, order: int = 2, n_features: int = 2**18, alpha: float = 1e-5, random_state: int = 0,
                  benign_label=None, max_len: int | None = None, on_bad_input: str = "fallback") -> None:

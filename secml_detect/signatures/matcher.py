@@ -348,9 +348,6 @@ class SignatureMatcher(ClassifierDetectorMixin, BaseDetector):
     """
 
     fallback_threat_score = 0.0
-    # The batch argument is called ``events``, not ``X``: tell scikit-learn it is
-    # not routed metadata (and route no sample weights to ClassifierMixin.score).
-    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
     __metadata_request__fit = {"events": metadata_routing.UNUSED}
     __metadata_request__predict = {"events": metadata_routing.UNUSED}
     __metadata_request__predict_proba = {"events": metadata_routing.UNUSED}
