@@ -68,19 +68,30 @@ def hashed_ngram_counts(data, offsets, n_min, n_max, n_features, seed):
             for s in range(start, stop - g + 1):
                 cols[j] = fnv1a_32(data, s, s + g, seed + g) % n_features
                 j += 1
-        cols.sort()
-        j = 0
-        while j < m:
-            c = cols[j]
-            run = 1
-            while j + run < m and cols[j + run] == c:
-                run += 1
-            indices[nnz] = c
-            counts[nnz] = run
-            nnz += 1
-            j += run
+        nnz = append_sorted_counts(cols, indices, counts, nnz)
         indptr[i + 1] = nnz
     return indptr, indices[:nnz].copy(), counts[:nnz].copy()
+
+
+@njit
+def append_sorted_counts(cols, indices, counts, nnz):
+    """Sort one row's column ids, append each distinct id and its count at ``nnz``; return the new ``nnz``.
+
+    The shared tail of every kernel that writes hashed counts into CSR arrays.
+    """
+    cols.sort()
+    m = cols.shape[0]
+    j = 0
+    while j < m:
+        c = cols[j]
+        run = 1
+        while j + run < m and cols[j + run] == c:
+            run += 1
+        indices[nnz] = c
+        counts[nnz] = run
+        nnz += 1
+        j += run
+    return nnz
 
 
 @njit

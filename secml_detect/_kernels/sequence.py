@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bytes import append_sorted_counts
 from .config import njit
 
 BOS = -1
@@ -462,16 +463,6 @@ def hashed_ngram_features(data, offsets, order, eos, n_features):
         for r in range(toff[i], toff[i + 1]):
             for j in range(width):
                 cols[(r - toff[i]) * width + j] = np.int64(cells[r, j] % np.uint64(n_features))
-        cols.sort()
-        j = 0
-        while j < m:
-            c = cols[j]
-            run = 1
-            while j + run < m and cols[j + run] == c:
-                run += 1
-            indices[nnz] = c
-            counts[nnz] = run
-            nnz += 1
-            j += run
+        nnz = append_sorted_counts(cols, indices, counts, nnz)
         indptr[i + 1] = nnz
     return indptr, indices[:nnz].copy(), counts[:nnz].copy()
