@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._kernels import url as ku
 from ._ragged import RaggedArray, to_ragged_bytes
 from .base import BaseDetector, ClassifierDetectorMixin, Contribution, Explanation, handle_bad_items
-from .exceptions import InvalidParameterError
+from .exceptions import BadInputWarning, InvalidParameterError
 
 __all__ = ["URLClassifier", "URLFeatures", "SUSPICIOUS_TOKENS", "public_suffix_rules"]
 
@@ -256,7 +257,7 @@ class URLFeatures(TransformerMixin, BaseEstimator):
         return ku.url_linear_scores(
             ragged.data, ragged.offsets, spans, np.ascontiguousarray(dense, dtype=np.float64), lo, hi,
             int(self.n_features), int(self.seed), float(self.domain_weight),
-            np.ascontiguousarray(coef, dtype=np.float64), float(intercept))
+            np.ascontiguousarray(coef), float(intercept))
 
     def transform(self, X) -> sp.csr_matrix:
         """Scaled lexical columns then hashed n-grams (non-text items give empty-string rows)."""
@@ -564,7 +565,8 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
         lm = self._lm_features(ragged.data, spans, self.lm_table_)
         dense = np.hstack([URLFeatures.scale_lexical(lex), lm])
         # Same as model_.decision_function(design), fused: no matrix is built.
-        out = self.features_.linear_scores(ragged, spans, dense, self.model_.coef_.ravel(),
+        # float32 weights: half the memory traffic of the random gathers, ~1e-7 relative error.
+        out = self.features_.linear_scores(ragged, spans, dense, self.model_.coef_.ravel().astype(np.float32),
                                            float(self.model_.intercept_[0]))
         if self._malicious_column() != 1:
             out = -out
@@ -596,8 +598,10 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
         """The features and n-grams whose terms pushed each log-odds most (weight = log-odds)."""
         check_is_fitted(self)
         X = list(X)
-        ragged, design = self._matrix(X)
-        z = self.model_.decision_function(design) if len(ragged) else np.zeros(0)
+        scores = self.threat_score(X)  # the scoring path (warns once about bad items)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BadInputWarning)
+            ragged, design = self._matrix(X)
         sign = 1.0 if self._malicious_column() == 1 else -1.0
         coef = self.model_.coef_.ravel() * sign
         d = len(self.feature_names_)
@@ -606,8 +610,9 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
             if ragged.missing[i]:
                 out.append(Explanation(i, 0.5, fallback=True, note="not a str or bytes URL"))
                 continue
-            score = float(np.clip(1.0 / (1.0 + np.exp(-np.clip(sign * z[i], -700, 700))), 0.0, 1.0))
+            score = float(scores[i])
             row = design.getrow(i)
+            row.sum_duplicates()  # grams that share a column count together
             cols, vals = row.indices, row.data
             terms = coef[cols] * vals
             grams = None

@@ -238,7 +238,10 @@ def url_hashed_row(url: bytes, dense_row: np.ndarray, label: bytes, suffix: byte
                 grams[c] = grams.get(c, 0.0) + domain_weight
     c = d + gram_hash32(b"\x02" + lower(suffix) + b"\x03", seed + 200, None) % n_features
     grams[c] = grams.get(c, 0.0) + domain_weight
-    norm = math.sqrt(sum(v * v for v in grams.values()))
+    # norm over the grams (a gram counted once per occurrence), not over columns
+    n_url = sum(max(len(low) - g + 1, 0) for g in range(n_min, n_max + 1))
+    n_dom = sum(max(len(framed) - g + 1, 0) for g in range(2, 5))
+    norm = math.sqrt(n_url + (n_dom + 1) * domain_weight**2)
     out = {k: float(v) for k, v in enumerate(dense_row) if v != 0.0}
     out.update({k: (v / norm if norm > 0 else 0.0) for k, v in grams.items()})
     return out

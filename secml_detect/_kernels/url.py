@@ -568,9 +568,8 @@ def _column(h, n_features):
 
 
 @njit
-def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domain_weight,
-               slot_col, slot_val, used):
-    """Hashed block of one URL into a small open-addressing table.
+def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domain_weight, cols, vals):
+    """Hashed block of one URL: ``(column, value)`` of every gram, duplicates kept.
 
     Gram hashes: FNV-1a 32 from ``OFFSET ^ seed`` over the gram's bytes, then
     one more FNV round with the gram length ``g`` (so the grams starting at one
@@ -583,17 +582,8 @@ def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domai
     * suffix token: the whole framed suffix, seed ``seed + 200``, value
       ``domain_weight``.
 
-    Returns the number of distinct columns; ``used[:m]`` are their slots.
+    Writes ``cols[:m]``, ``vals[:m]`` and returns ``m``.
     """
-    m_upper = 0
-    for g in range(n_min, n_max + 1):
-        if e - s >= g:
-            m_upper += e - s - g + 1
-    m_upper += 3 * (de - ds + 2) + 1
-    size = 8
-    while size < 2 * m_upper:
-        size *= 2
-    mask = size - 1
     m = 0
     for p in range(s, e):
         h = np.uint32(FNV32_OFFSET ^ np.uint32(seed))
@@ -602,8 +592,9 @@ def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domai
                 break
             h = np.uint32((h ^ np.uint32(LOWER[data[p + g - 1]])) * FNV32_PRIME)
             if g >= n_min:
-                col = _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
-                m = _add(col, 1.0, slot_col, slot_val, used, m, mask)
+                cols[m] = _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
+                vals[m] = 1.0
+                m += 1
     dl = de - ds + 2
     for p in range(dl):
         h = np.uint32(FNV32_OFFSET ^ np.uint32(seed + 100))
@@ -612,29 +603,15 @@ def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domai
                 break
             h = np.uint32((h ^ np.uint32(_framed_byte(data, ds, de, p + g - 1))) * FNV32_PRIME)
             if g >= 2:
-                col = _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
-                m = _add(col, domain_weight, slot_col, slot_val, used, m, mask)
+                cols[m] = _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
+                vals[m] = domain_weight
+                m += 1
     h = np.uint32(FNV32_OFFSET ^ np.uint32(seed + 200))
     for r in range(se - ss + 2):
         h = np.uint32((h ^ np.uint32(_framed_byte(data, ss, se, r))) * FNV32_PRIME)
-    m = _add(_column(h, n_features), domain_weight, slot_col, slot_val, used, m, mask)
-    return m
-
-
-@njit
-def _add(col, value, slot_col, slot_val, used, m, mask):
-    j = (col * 40503) & mask
-    while True:
-        c = slot_col[j]
-        if c == col:
-            slot_val[j] += value
-            return m
-        if c < 0:
-            slot_col[j] = col
-            slot_val[j] = value
-            used[m] = j
-            return m + 1
-        j = (j + 1) & mask
+    cols[m] = _column(h, n_features)
+    vals[m] = domain_weight
+    return m + 1
 
 
 @njit
@@ -647,16 +624,13 @@ def _trim(data, s, e):
 
 
 @njit
-def _row_buffers(offsets, spans, n_max):
-    longest = 0
-    for i in range(offsets.shape[0] - 1):
-        m = (offsets[i + 1] - offsets[i]) * n_max + 3 * (spans[i, 4] - spans[i, 3] + 2) + 1
-        if m > longest:
-            longest = m
-    size = 8
-    while size < 2 * longest:
-        size *= 2
-    return np.full(size, -1, dtype=np.int64), np.zeros(size, dtype=np.float64), np.empty(size, dtype=np.int64)
+def _row_bound(offsets, spans, i, n_min, n_max):
+    length = offsets[i + 1] - offsets[i]
+    m = 0
+    for g in range(n_min, n_max + 1):
+        if length >= g:
+            m += length - g + 1
+    return m + 3 * (spans[i, 4] - spans[i, 3] + 2) + 1
 
 
 @njit
@@ -664,8 +638,11 @@ def url_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, 
     """One CSR row per URL: dense columns, then the hashed n-gram block.
 
     Columns ``[0, d)`` hold the non-zero entries of ``dense`` (n, d); column
-    ``d + c`` holds hashed column ``c`` of :func:`_row_grams`, the block
-    L2-normalised per row. Indices are unique within a row but not sorted.
+    ``d + c`` gets each gram of :func:`_row_grams` hashed to ``c``, scaled by
+    ``1 / sqrt(sum of squared gram values)`` (the L2 norm of the block when
+    no two grams share a column). A column hit by several grams appears
+    several times in the row (CSR consumers add duplicates up, as
+    ``sum_duplicates`` does); indices are not sorted.
 
     Returns
     -------
@@ -674,16 +651,17 @@ def url_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, 
     n = offsets.shape[0] - 1
     d = dense.shape[1]
     total = 0
+    longest = 0
     for i in range(n):
-        length = offsets[i + 1] - offsets[i]
-        for g in range(n_min, n_max + 1):
-            if length >= g:
-                total += length - g + 1
-        total += 3 * (spans[i, 4] - spans[i, 3] + 2) + 1 + d
+        b = _row_bound(offsets, spans, i, n_min, n_max)
+        total += b + d
+        if b > longest:
+            longest = b
     indptr = np.zeros(n + 1, dtype=np.int64)
     indices = np.empty(total, dtype=np.int32)
     values = np.empty(total, dtype=np.float64)
-    slot_col, slot_val, used = _row_buffers(offsets, spans, n_max)
+    cols = np.empty(longest, dtype=np.int64)
+    vals = np.empty(longest, dtype=np.float64)
     nnz = 0
     for i in range(n):
         for c in range(d):
@@ -693,18 +671,15 @@ def url_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, 
                 nnz += 1
         s, e = _trim(data, offsets[i], offsets[i + 1])
         m = _row_grams(data, s, e, spans[i, 3], spans[i, 4], spans[i, 2], spans[i, 1], n_min, n_max, n_features,
-                       seed, domain_weight, slot_col, slot_val, used)
+                       seed, domain_weight, cols, vals)
         sq = 0.0
         for k in range(m):
-            v = slot_val[used[k]]
-            sq += v * v
+            sq += vals[k] * vals[k]
         inv = 1.0 / np.sqrt(sq) if sq > 0.0 else 0.0
         for k in range(m):
-            j = used[k]
-            indices[nnz] = d + slot_col[j]
-            values[nnz] = slot_val[j] * inv
+            indices[nnz] = d + cols[k]
+            values[nnz] = vals[k] * inv
             nnz += 1
-            slot_col[j] = -1
         indptr[i + 1] = nnz
     return indptr, indices[:nnz], values[:nnz]  # views: no copy of the (large) buffers
 
@@ -715,22 +690,24 @@ def url_linear_scores(data, offsets, spans, dense, n_min, n_max, n_features, see
     n = offsets.shape[0] - 1
     d = dense.shape[1]
     out = np.empty(n, dtype=np.float64)
-    slot_col, slot_val, used = _row_buffers(offsets, spans, n_max)
+    longest = 0
+    for i in range(n):
+        longest = max(longest, _row_bound(offsets, spans, i, n_min, n_max))
+    cols = np.empty(longest, dtype=np.int64)
+    vals = np.empty(longest, dtype=np.float64)
     for i in range(n):
         z = intercept
         for c in range(d):
             z += dense[i, c] * coef[c]
         s, e = _trim(data, offsets[i], offsets[i + 1])
         m = _row_grams(data, s, e, spans[i, 3], spans[i, 4], spans[i, 2], spans[i, 1], n_min, n_max, n_features,
-                       seed, domain_weight, slot_col, slot_val, used)
+                       seed, domain_weight, cols, vals)
         sq = 0.0
         dot = 0.0
         for k in range(m):
-            j = used[k]
-            v = slot_val[j]
+            v = vals[k]
             sq += v * v
-            dot += v * coef[d + slot_col[j]]
-            slot_col[j] = -1
+            dot += v * coef[d + cols[k]]
         out[i] = z + (dot / np.sqrt(sq) if sq > 0.0 else 0.0)
     return out
 
@@ -807,16 +784,33 @@ def lm_logprob(data, starts, stops, table, order, strength, base_prob):
     n_classes = table.shape[1]
     out = np.zeros((starts.shape[0], n_classes), dtype=np.float64)
     p = np.empty(n_classes, dtype=np.float64)
+    prod = np.ones(n_classes, dtype=np.float64)
+    prev = np.empty(order + 1, dtype=np.int64)  # gram buckets ending at the previous position
+    cur = np.empty(order + 1, dtype=np.int64)
     for i in range(starts.shape[0]):
         ds = starts[i]
         de = stops[i]
+        for length in range(1, order):
+            prev[length] = _lm_gram_hash(data, ds, de, -1, length, bits)
         for pos in range(0, de - ds + 1):
             p[:] = base_prob
             for length in range(1, order + 1):
                 jg = _lm_gram_hash(data, ds, de, pos, length, bits)
-                jc = size if length == 1 else _lm_gram_hash(data, ds, de, pos - 1, length - 1, bits)
+                cur[length] = jg
+                # the context of this gram is the gram one shorter ending one position earlier
+                jc = size if length == 1 else prev[length - 1]
                 for c in range(n_classes):
                     p[c] = (table[jg, c] + strength * p[c]) / (table[jc, c] + strength)
             for c in range(n_classes):
-                out[i, c] += np.log(p[c])
+                # one logarithm per label, not per symbol: multiply, and fold
+                # into the log only before the product could underflow
+                prod[c] *= p[c]
+                if prod[c] < 1e-200:
+                    out[i, c] += np.log(prod[c])
+                    prod[c] = 1.0
+            for length in range(1, order + 1):
+                prev[length] = cur[length]
+        for c in range(n_classes):
+            out[i, c] += np.log(prod[c])
+            prod[c] = 1.0
     return out
