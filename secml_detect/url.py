@@ -197,7 +197,7 @@ class URLFeatures(TransformerMixin, BaseEstimator):
     >>> X.shape
     (2, 1073)
     >>> lex = f.lexical(["http://a.b.example.co.uk:8080/x?q=1"])
-    >>> {k: lex[0][f.feature_names_.index(k)] for k in ("subdomain_depth", "suffix_labels", "port_nonstandard")}
+    >>> {k: float(lex[0][f.feature_names_.index(k)]) for k in ("subdomain_depth", "suffix_labels", "port_nonstandard")}
     {'subdomain_depth': 2.0, 'suffix_labels': 2.0, 'port_nonstandard': 1.0}
     """
 

@@ -5,6 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from secml_detect import URLClassifier, URLFeatures
@@ -43,6 +45,11 @@ def hash_group(domain):
 def toy_model():
     X, y = _toy()
     return URLClassifier(**SMALL).fit(X, y), X, y
+
+
+@pytest.fixture(scope="module")
+def toy_model_cached(toy_model):
+    return toy_model[0]
 
 
 def test_learns_toy_problem(toy_model):
@@ -229,3 +236,16 @@ def test_shared_loaders(shared_dataset):
     shared_dataset("ioc_signature_base")
     c2 = load_c2_domains()
     assert c2 and all("." in d and not d[0].isdigit() or not d.replace(".", "").isdigit() for d in c2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=60), st.binary(max_size=60), st.none(), st.integers()), max_size=8))
+def test_any_batch_gets_scores(toy_model_cached, batch):
+    clf = toy_model_cached
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BadInputWarning)
+        s = clf.threat_score(batch)
+        z = clf.decision_function(batch)
+    assert s.shape == (len(batch),) and np.all(np.isfinite(s)) and np.all((s >= 0) & (s <= 1))
+    bad = [not isinstance(x, (str, bytes)) for x in batch]
+    assert np.all(s[bad] == 0.5) and np.all(z[bad] == 0.0)
