@@ -193,6 +193,21 @@ def _entropy(data, start, stop, counts):
 
 
 @njit
+def _entropy_counted(data, start, stop, counts):
+    """:func:`_entropy` when ``counts`` already holds the span's histogram (it is reset)."""
+    n = stop - start
+    if n <= 0:
+        return 0.0
+    acc = 0.0
+    for k in range(start, stop):
+        c = counts[data[k]]
+        if c > 0:
+            acc += _xlogx(c)
+            counts[data[k]] = 0
+    return (_xlogx(n) - acc) / n
+
+
+@njit
 def _find_suffix(data, hs, he, sfx_table):
     """Start of the public suffix inside host ``[hs, he)`` (``he`` when none matches).
 
@@ -385,6 +400,7 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
         n_tok = 0
         for k in range(s, e):
             b = data[k]
+            counts[b] += 1  # byte histogram of the URL, for its entropy below
             cc = CHAR_CLASS[b]
             if cc == 0:
                 n_digits += 1
@@ -522,7 +538,7 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
         f[32] = max_c
         f[33] = vowels / letters if letters > 0 else 0.0
         f[34] = max_label
-        f[35] = _entropy(data, s, e, counts)
+        f[35] = _entropy_counted(data, s, e, counts)
         f[36] = _entropy(data, hs, he, counts)
         f[37] = _entropy(data, ds, de, counts)
         f[38] = 1.0 if ip_host else 0.0
