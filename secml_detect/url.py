@@ -125,8 +125,8 @@ def _token_table(tokens: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 def _to_ragged(X, max_len: int) -> RaggedArray:
     """:func:`~secml_detect._ragged.to_ragged_bytes`, with a fast path for batches of ``str``.
 
-    The fast path (every item a ``str``, none longer than ``max_len`` bytes)
-    gives the same arrays about 2x faster; anything else goes the general way.
+    The fast path (every item a ``str``) gives the same arrays 2-4x faster;
+    anything else goes the general way.
     """
     if isinstance(X, (str, bytes)):
         raise TypeError("expected a batch of URLs (a list), got a single str/bytes")
@@ -134,11 +134,14 @@ def _to_ragged(X, max_len: int) -> RaggedArray:
     if all(type(x) is str for x in X):
         enc = [x.encode("utf-8", "surrogatepass") for x in X]
         lengths = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
-        if not lengths.size or lengths.max() <= max_len:
-            offsets = np.zeros(len(enc) + 1, dtype=np.int64)
-            np.cumsum(lengths, out=offsets[1:])
-            data = np.frombuffer(b"".join(enc), dtype=np.uint8)
-            return RaggedArray(data, offsets, np.zeros(len(enc), dtype=bool))
+        truncated = lengths > max_len
+        for i in np.flatnonzero(truncated):
+            enc[i] = enc[i][:max_len]
+        np.minimum(lengths, max_len, out=lengths)
+        offsets = np.zeros(len(enc) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        data = np.frombuffer(b"".join(enc), dtype=np.uint8)
+        return RaggedArray(data, offsets, np.zeros(len(enc), dtype=bool), truncated)
     return to_ragged_bytes(X, max_len=max_len)
 
 

@@ -263,8 +263,9 @@ def test_fast_ragged_path_matches_foundation(batch, max_len):
     np.testing.assert_array_equal(fast.offsets, ref.offsets)
     np.testing.assert_array_equal(fast.missing, ref.missing)
     strings = [x for x in batch if isinstance(x, str)]
-    fast = _to_ragged(strings, max_len)
-    np.testing.assert_array_equal(fast.data, to_ragged_bytes(strings, max_len=max_len).data)
+    fast, ref = _to_ragged(strings, max_len), to_ragged_bytes(strings, max_len=max_len)
+    for field in ("data", "offsets", "missing", "truncated"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(ref, field))
 
 
 def test_registered_domains_for_group_splits():
