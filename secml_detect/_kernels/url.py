@@ -178,18 +178,9 @@ def _entropy(data, start, stop, counts):
     ``c log2 c`` comes from the :data:`XLOGX` table (no logarithm per byte
     value); the sum runs over byte values in order of first occurrence.
     """
-    n = stop - start
-    if n <= 0:
-        return 0.0
     for k in range(start, stop):
         counts[data[k]] += 1
-    acc = 0.0
-    for k in range(start, stop):
-        c = counts[data[k]]
-        if c > 0:
-            acc += _xlogx(c)
-            counts[data[k]] = 0
-    return (_xlogx(n) - acc) / n
+    return _entropy_counted(data, start, stop, counts)
 
 
 @njit
