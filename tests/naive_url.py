@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from naive import fnv1a_32
+from secml_detect._kernels.url import XLOGX  # the c*log2(c) table (data, not code under test)
 
 FNV64_OFFSET = 14695981039346656037
 FNV64_PRIME = 1099511628211
@@ -24,20 +24,24 @@ def fnv1a_64(raw: bytes) -> int:
     return h
 
 
+def xlogx(c: int) -> float:
+    return float(XLOGX[c]) if c < len(XLOGX) else c * float(np.log2(np.float64(c)))
+
+
 def entropy(raw: bytes) -> float:
+    """(n log2 n - sum_b c_b log2 c_b) / n, summed in first-occurrence order like the kernel."""
     if not raw:
         return 0.0
     counts: dict[int, int] = {}
     for b in raw:
         counts[b] = counts.get(b, 0) + 1
-    h = 0.0
-    for b in raw:  # same summation order as the kernel (first occurrence order)
+    acc = 0.0
+    for b in raw:
         c = counts.get(b)
         if c:
-            p = c / len(raw)
-            h -= p * math.log2(p)
+            acc += xlogx(c)
             counts[b] = 0
-    return h
+    return (xlogx(len(raw)) - acc) / len(raw)
 
 
 SCHEME_CHARS = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
@@ -117,11 +121,12 @@ def find_suffix(host: bytes, exact: set, wild: set, exc: set) -> int:
     for p in labels_start:
         cand = lower(host[p:])
         dot = cand.find(b".")
-        if fnv1a_64(cand) in exc:
+        # the sets hold hashes of the reversed rules
+        if fnv1a_64(cand[::-1]) in exc:
             return p + dot + 1 if dot >= 0 else len(host)
-        if fnv1a_64(cand) in exact:
+        if fnv1a_64(cand[::-1]) in exact:
             return p
-        if dot >= 0 and fnv1a_64(cand[dot + 1 :]) in wild:
+        if dot >= 0 and fnv1a_64(cand[dot + 1 :][::-1]) in wild:
             return p
     return len(host)
 
@@ -205,6 +210,16 @@ def url_lexical(url: bytes, exact: set, wild: set, exc: set, tokens: list[bytes]
     return f, (suffix, label)
 
 
+def gram_hash32(raw: bytes, seed: int, g: int | None) -> int:
+    """FNV-1a 32 from ``OFFSET ^ seed``; one more round with ``g`` when given."""
+    h = (2166136261 ^ seed) & 0xFFFFFFFF
+    for b in raw:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    if g is not None:
+        h = ((h ^ g) * 16777619) & 0xFFFFFFFF
+    return h
+
+
 def url_hashed_row(url: bytes, dense_row: np.ndarray, label: bytes, suffix: bytes,
                    n_min: int, n_max: int, n_features: int, seed: int, domain_weight: float) -> dict[int, float]:
     u = parse(url)[0]
@@ -213,18 +228,22 @@ def url_hashed_row(url: bytes, dense_row: np.ndarray, label: bytes, suffix: byte
     grams: dict[int, float] = {}
     for g in range(n_min, n_max + 1):
         for p in range(len(low) - g + 1):
-            c = d + fnv1a_32(low[p : p + g], seed + g) % n_features
+            c = d + gram_hash32(low[p : p + g], seed, g) % n_features
             grams[c] = grams.get(c, 0.0) + 1.0
     framed = b"\x02" + lower(label) + b"\x03"
-    for g in range(2, 5):
-        for p in range(len(framed) - g + 1):
-            c = d + fnv1a_32(framed[p : p + g], seed + 100 + g) % n_features
-            grams[c] = grams.get(c, 0.0) + domain_weight
-    c = d + fnv1a_32(b"\x02" + lower(suffix) + b"\x03", seed + 200) % n_features
+    for p in range(len(framed)):  # same accumulation order as the kernel (by start, then length)
+        for g in range(2, 5):
+            if p + g <= len(framed):
+                c = d + gram_hash32(framed[p : p + g], seed + 100, g) % n_features
+                grams[c] = grams.get(c, 0.0) + domain_weight
+    c = d + gram_hash32(b"\x02" + lower(suffix) + b"\x03", seed + 200, None) % n_features
     grams[c] = grams.get(c, 0.0) + domain_weight
-    norm = math.sqrt(sum(v * v for v in grams.values()))
+    # norm over the grams (a gram counted once per occurrence), not over columns
+    n_url = sum(max(len(low) - g + 1, 0) for g in range(n_min, n_max + 1))
+    n_dom = sum(max(len(framed) - g + 1, 0) for g in range(2, 5))
+    norm = math.sqrt(n_url + (n_dom + 1) * domain_weight**2)
     out = {k: float(v) for k, v in enumerate(dense_row) if v != 0.0}
-    out.update({k: v / norm for k, v in grams.items()})
+    out.update({k: (v / norm if norm > 0 else 0.0) for k, v in grams.items()})
     return out
 
 

@@ -5,6 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from secml_detect import URLClassifier, URLFeatures
@@ -43,6 +45,11 @@ def hash_group(domain):
 def toy_model():
     X, y = _toy()
     return URLClassifier(**SMALL).fit(X, y), X, y
+
+
+@pytest.fixture(scope="module")
+def toy_model_cached(toy_model):
+    return toy_model[0]
 
 
 def test_learns_toy_problem(toy_model):
@@ -87,7 +94,8 @@ def test_bad_input_fallback_and_raise(toy_model):
         s = clf.threat_score(batch)
     assert s.shape == (6,) and s[1] == s[2] == 0.5 and np.all(np.isfinite(s))
     assert rec[0].message.indices == (1, 2)
-    exp = clf.explain(batch)
+    with pytest.warns(BadInputWarning):
+        exp = clf.explain(batch)
     assert exp[1].fallback and not exp[0].fallback
     strict = URLClassifier(**SMALL, on_bad_input="raise").fit(*_toy())
     with pytest.raises(InvalidItemError, match="item 2"):
@@ -229,3 +237,39 @@ def test_shared_loaders(shared_dataset):
     shared_dataset("ioc_signature_base")
     c2 = load_c2_domains()
     assert c2 and all("." in d and not d[0].isdigit() or not d.replace(".", "").isdigit() for d in c2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=60), st.binary(max_size=60), st.none(), st.integers()), max_size=8))
+def test_any_batch_gets_scores(toy_model_cached, batch):
+    clf = toy_model_cached
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BadInputWarning)
+        s = clf.threat_score(batch)
+        z = clf.decision_function(batch)
+    assert s.shape == (len(batch),) and np.all(np.isfinite(s)) and np.all((s >= 0) & (s <= 1))
+    bad = [not isinstance(x, (str, bytes)) for x in batch]
+    assert np.all(s[bad] == 0.5) and np.all(z[bad] == 0.0)
+
+
+@given(st.lists(st.one_of(st.text(max_size=30), st.binary(max_size=30), st.none()), max_size=8),
+       st.integers(1, 40))
+def test_fast_ragged_path_matches_foundation(batch, max_len):
+    from secml_detect._ragged import to_ragged_bytes
+    from secml_detect.url import _to_ragged
+
+    fast, ref = _to_ragged(batch, max_len), to_ragged_bytes(batch, max_len=max_len)
+    np.testing.assert_array_equal(fast.data, ref.data)
+    np.testing.assert_array_equal(fast.offsets, ref.offsets)
+    np.testing.assert_array_equal(fast.missing, ref.missing)
+    strings = [x for x in batch if isinstance(x, str)]
+    fast, ref = _to_ragged(strings, max_len), to_ragged_bytes(strings, max_len=max_len)
+    for field in ("data", "offsets", "missing", "truncated"):
+        np.testing.assert_array_equal(getattr(fast, field), getattr(ref, field))
+
+
+def test_registered_domains_for_group_splits():
+    got = registered_domains(["HTTP://WWW.Example.COM/x", "mail.example.com", "t.azurewebsites.net", "10.0.0.1:80",
+                              "localhost", ""])
+    assert got == ["example.com", "example.com", "azurewebsites.net", "10.0.0.1", "localhost", ""]
+    assert registered_domains(["t.azurewebsites.net"], private=True) == ["t.azurewebsites.net"]

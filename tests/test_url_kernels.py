@@ -11,7 +11,7 @@ from secml_detect._ragged import to_ragged_bytes
 from secml_detect.url import URLFeatures
 
 FEATURES = URLFeatures(n_features=2**12).fit()
-TOK_DATA, TOK_OFF, TOK_FIRST = FEATURES._tok
+TOK = FEATURES._tok
 TOKENS = sorted({t.lower().encode() for t in FEATURES.tokens_})
 EXACT = {int(h) for h in FEATURES.suffix_exact_}
 WILD = {int(h) for h in FEATURES.suffix_wild_}
@@ -35,8 +35,7 @@ def _bytes(item):
 
 def _lexical(batch):
     r = to_ragged_bytes(batch)
-    feats, spans = ku.url_lexical(r.data, r.offsets, FEATURES.suffix_exact_, FEATURES.suffix_wild_,
-                                  FEATURES.suffix_exc_, TOK_DATA, TOK_OFF, TOK_FIRST)
+    feats, spans = ku.url_lexical(r.data, r.offsets, FEATURES.suffix_table_, *TOK)
     return r, feats, spans
 
 
@@ -67,11 +66,29 @@ def test_url_hashed_csr_matches_reference(batch, n_min, extra, n_features, seed,
         _, (suffix, label) = naive_url.url_lexical(_bytes(item), EXACT, WILD, EXC, TOKENS)
         expected = naive_url.url_hashed_row(_bytes(item), dense[i], label, suffix, n_min, n_min + extra,
                                             n_features, seed, weight)
-        cols = indices[indptr[i]:indptr[i + 1]].tolist()
-        vals = values[indptr[i]:indptr[i + 1]].tolist()
-        assert cols == sorted(cols) and len(set(cols)) == len(cols)
-        assert cols == sorted(expected)
-        np.testing.assert_allclose(vals, [expected[c] for c in cols], rtol=1e-12)
+        row = {}
+        for c, v in zip(indices[indptr[i]:indptr[i + 1]].tolist(), values[indptr[i]:indptr[i + 1]].tolist()):
+            row[c] = row.get(c, 0.0) + v  # duplicates add up, as in any CSR consumer
+        assert sorted(row) == sorted(expected)
+        np.testing.assert_allclose([row[c] for c in sorted(row)], [expected[c] for c in sorted(row)], rtol=1e-12)
+    # the fused linear score equals the matrix product
+    coef = np.random.default_rng(seed).normal(size=dense.shape[1] + n_features)
+    got = ku.url_linear_scores(r.data, r.offsets, spans, dense, n_min, n_min + extra, n_features, seed, weight,
+                               coef, 0.25)
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix((values, indices, indptr), shape=(len(batch), dense.shape[1] + n_features))
+    np.testing.assert_allclose(got, X @ coef + 0.25, rtol=1e-9, atol=1e-12)
+
+
+def test_suffix_table_agrees_with_sorted_sets():
+    for name, bit in (("suffix_exact_", ku.SFX_EXACT), ("suffix_wild_", ku.SFX_WILD), ("suffix_exc_", ku.SFX_EXC)):
+        for h in getattr(FEATURES, name)[:500]:
+            assert ku._lookup(FEATURES.suffix_table_, h) & bit
+    rng = np.random.default_rng(0)
+    known = set(np.concatenate([FEATURES.suffix_exact_, FEATURES.suffix_wild_, FEATURES.suffix_exc_]).tolist())
+    for h in rng.integers(0, 2**63, 2000, dtype=np.uint64):
+        assert (ku._lookup(FEATURES.suffix_table_, h) != 0) == (int(h) in known)
 
 
 @given(st.lists(st.one_of(st.text(max_size=12), st.binary(max_size=12)), max_size=12),
@@ -80,7 +97,7 @@ def test_url_hashed_csr_matches_reference(batch, n_min, extra, n_features, seed,
 def test_label_language_model_matches_reference(train, test, order, strength):
     r = to_ragged_bytes(train)
     cls = np.arange(len(train), dtype=np.int64) % 2
-    table = np.zeros((2, (1 << 16) + 1))
+    table = np.zeros(((1 << 16) + 1, 2))
     ku.lm_update(r.data, r.offsets[:-1], r.offsets[1:], cls, table, order)
     refs = [naive_url.CharLM(order, strength, 1 / 64) for _ in range(2)]
     for item, c in zip(train, cls):
@@ -99,7 +116,7 @@ def test_language_model_probabilities_sum_to_one():
     # once the base distribution covers every symbol (base_prob = 1/256).
     words = [b"abab", b"ba", b"aab"]
     r = to_ragged_bytes(words)
-    table = np.zeros((1, (1 << 18) + 1))
+    table = np.zeros(((1 << 18) + 1, 1))
     ku.lm_update(r.data, r.offsets[:-1], r.offsets[1:], np.zeros(3, np.int64), table, 2)
     ref = naive_url.CharLM(2, 1.0, 1 / 256, bits=18)
     for w in words:
@@ -138,3 +155,6 @@ def test_long_and_hostile_items():
     assert feats[0, names.index("invalid_escapes")] == 50_000
     indptr, indices, values = ku.url_hashed_csr(r.data, r.offsets, spans, feats[:, :2], 3, 5, 1 << 20, 0, 1.0)
     assert indptr[-1] == len(indices) and np.all(np.isfinite(values))
+    X = __import__("scipy.sparse", fromlist=["csr_matrix"]).csr_matrix((values, indices, indptr))
+    X.sum_duplicates()
+    assert X[0].nnz < 100  # "a." repeated: few distinct grams

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bytes import fnv1a_32
 from .config import njit
 
 FNV64_OFFSET = np.uint64(14695981039346656037)
@@ -51,6 +50,26 @@ N_LEXICAL = len(LEXICAL_FEATURES)
 
 #: Columns of the ``spans`` array returned by :func:`url_lexical`.
 SPAN_FIELDS = ("host_start", "host_stop", "suffix_start", "domain_start", "domain_stop")
+
+
+def _char_tables():
+    cls = np.full(256, 4, dtype=np.uint8)  # 0 digit, 1 lower, 2 upper, 3 non-ASCII, 4 other
+    cls[48:58] = 0
+    cls[97:123] = 1
+    cls[65:91] = 2
+    cls[128:] = 3
+    special = np.zeros(256, dtype=np.uint8)  # url_dots .. url_tilde -> 1..9
+    for k, ch in enumerate(".-_/@%=&~"):
+        special[ord(ch)] = k + 1
+    lower = np.arange(256, dtype=np.uint8)
+    lower[65:91] += 32
+    return cls, special, lower
+
+
+CHAR_CLASS, SPECIAL_INDEX, LOWER = _char_tables()
+#: ``c * log2(c)`` for ``c < 4096`` (entropy without a logarithm per byte value).
+XLOGX = np.zeros(4096, dtype=np.float64)
+XLOGX[1:] = np.arange(1, 4096) * np.log2(np.arange(1, 4096, dtype=np.float64))
 
 
 @njit
@@ -79,12 +98,60 @@ def span_hashes(data, starts, stops):
     return out
 
 
+SFX_EXACT = 1
+SFX_WILD = 2
+SFX_EXC = 4
+
+
+def build_suffix_table(exact, wild, exc):
+    """Open-addressing table of the three suffix hash sets, one ``uint64`` per slot.
+
+    A slot holds the hash with its low 3 bits replaced by the flags
+    ``SFX_EXACT | SFX_WILD | SFX_EXC`` (0 = empty slot); size: the next power
+    of two >= 2x the keys (one array, so one cache miss per probe).
+    """
+    hashes = np.concatenate([exact, wild, exc]).astype(np.uint64)
+    bits = np.concatenate([np.full(len(exact), SFX_EXACT), np.full(len(wild), SFX_WILD),
+                           np.full(len(exc), SFX_EXC)]).astype(np.uint64)
+    size = 16
+    while size < 2 * max(len(hashes), 1):
+        size *= 2
+    table = np.zeros(size, dtype=np.uint64)
+    _fill_table(hashes, bits, table)
+    return table
+
+
+_LOW3 = np.uint64(7)
+_HIGH = ~np.uint64(7)
+
+
 @njit
-def _contains(sorted_set, h):
-    if sorted_set.shape[0] == 0:
-        return False
-    j = np.searchsorted(sorted_set, h)
-    return j < sorted_set.shape[0] and sorted_set[j] == h
+def _slot(h, mask):
+    return np.int64(((h >> np.uint64(3)) ^ (h >> np.uint64(31))) & np.uint64(mask))
+
+
+@njit
+def _fill_table(hashes, bits, table):
+    mask = table.shape[0] - 1
+    for i in range(hashes.shape[0]):
+        key = hashes[i] & _HIGH
+        j = _slot(hashes[i], mask)
+        while table[j] != 0 and (table[j] & _HIGH) != key:
+            j = (j + 1) & mask
+        table[j] = key | (table[j] & _LOW3) | bits[i]
+
+
+@njit
+def _lookup(table, h):
+    """Flags of hash ``h`` (0 when absent)."""
+    mask = table.shape[0] - 1
+    key = h & _HIGH
+    j = _slot(h, mask)
+    while table[j] != 0:
+        if (table[j] & _HIGH) == key:
+            return np.int64(table[j] & _LOW3)
+        j = (j + 1) & mask
+    return 0
 
 
 @njit
@@ -98,53 +165,88 @@ def _is_hex(b):
 
 
 @njit
+def _xlogx(c):
+    if c < XLOGX.shape[0]:
+        return XLOGX[c]
+    return c * np.log2(np.float64(c))
+
+
+@njit
 def _entropy(data, start, stop, counts):
+    """Shannon entropy (bits per byte) ``(n log2 n - sum_b c_b log2 c_b) / n``.
+
+    ``c log2 c`` comes from the :data:`XLOGX` table (no logarithm per byte
+    value); the sum runs over byte values in order of first occurrence.
+    """
+    for k in range(start, stop):
+        counts[data[k]] += 1
+    return _entropy_counted(data, start, stop, counts)
+
+
+@njit
+def _entropy_counted(data, start, stop, counts):
+    """:func:`_entropy` when ``counts`` already holds the span's histogram (it is reset)."""
     n = stop - start
     if n <= 0:
         return 0.0
-    for k in range(start, stop):
-        counts[data[k]] += 1
-    h = 0.0
+    acc = 0.0
     for k in range(start, stop):
         c = counts[data[k]]
         if c > 0:
-            p = c / n
-            h -= p * np.log2(p)
+            acc += _xlogx(c)
             counts[data[k]] = 0
-    return h
+    return (_xlogx(n) - acc) / n
 
 
 @njit
-def _find_suffix(data, hs, he, sfx_exact, sfx_wild, sfx_exc):
-    """Start of the public suffix inside host ``[hs, he)`` (``he`` when none matches)."""
-    p = hs
-    while p < he:
-        q = p
-        while q < he and data[q] != 46:
-            q += 1
-        # q: the dot ending the first label of data[p:he] (or he)
-        h = fnv1a_64_lower(data, p, he)
-        if _contains(sfx_exc, h):
-            return q + 1 if q < he else he
-        if _contains(sfx_exact, h):
-            return p
-        if q < he and _contains(sfx_wild, fnv1a_64_lower(data, q + 1, he)):
-            return p
-        p = q + 1
-    return he
+def _find_suffix(data, hs, he, sfx_table):
+    """Start of the public suffix inside host ``[hs, he)`` (``he`` when none matches).
+
+    The suffix set holds FNV-1a 64 hashes of the **reversed**, lower-cased
+    rules, so one right-to-left pass hashes every candidate suffix
+    ``data[p:he]`` (``p`` the host start or just after a dot). The answer is
+    the leftmost candidate that is an exception (its parent is the suffix),
+    an exact rule, or whose parent is a wildcard ``*.parent`` rule.
+    """
+    best = he
+    h = FNV64_OFFSET
+    parent_flags = 0  # flags of the candidate right of the current one
+    k = he - 1
+    while k >= hs - 1:
+        if k < hs or data[k] == 46:
+            p = k + 1  # candidate data[p:he]
+            fl = 0
+            if p < he:
+                fl = _lookup(sfx_table, h)
+                if fl & SFX_EXC:
+                    q = p
+                    while q < he and data[q] != 46:
+                        q += 1
+                    best = q + 1 if q < he else he
+                elif fl & SFX_EXACT:
+                    best = p
+                elif parent_flags & SFX_WILD:
+                    best = p
+            parent_flags = fl
+            if k < hs:
+                break
+        h = (h ^ np.uint64(LOWER[data[k]])) * FNV64_PRIME
+        k -= 1
+    return best
 
 
 @njit
-def url_lexical(data, offsets, sfx_exact, sfx_wild, sfx_exc, tok_data, tok_offsets, tok_first):
+def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_pair):
     """Lexical statistics of each URL and the spans of its host parts.
 
     Parameters
     ----------
     data, offsets : ragged ``uint8`` buffer of URLs (UTF-8 bytes).
-    sfx_exact, sfx_wild, sfx_exc : sorted ``uint64`` arrays
-        Public-suffix hash sets (see the module docstring).
+    sfx_table : suffix hash table from :func:`build_suffix_table`.
     tok_data, tok_offsets : ragged buffer of suspicious tokens (lower-case),
-        sorted by first byte; ``tok_first`` (257,) indexes tokens by first byte.
+        sorted by first byte; ``tok_first`` (257,) indexes tokens by first
+        byte; ``tok_pair`` (65536,) bool marks the first two bytes of tokens
+        (``256 * b0 + b1``; one-byte tokens mark every ``b1``).
 
     Returns
     -------
@@ -155,6 +257,7 @@ def url_lexical(data, offsets, sfx_exact, sfx_wild, sfx_exc, tok_data, tok_offse
     feats = np.zeros((n, N_LEXICAL), dtype=np.float64)
     spans = np.zeros((n, 5), dtype=np.int64)
     counts = np.zeros(256, dtype=np.int64)
+    special = np.zeros(10, dtype=np.int64)
     for i in range(n):
         s = offsets[i]
         e = offsets[i + 1]
@@ -262,7 +365,7 @@ def url_lexical(data, offsets, sfx_exact, sfx_wild, sfx_exc, tok_data, tok_offse
             de = hs
             no_suffix = he > hs and not ip_host
         else:
-            sfx = _find_suffix(data, hs, he, sfx_exact, sfx_wild, sfx_exc)
+            sfx = _find_suffix(data, hs, he, sfx_table)
             no_suffix = sfx == he
             if sfx == hs:
                 ds = hs
@@ -283,62 +386,43 @@ def url_lexical(data, offsets, sfx_exact, sfx_wild, sfx_exc, tok_data, tok_offse
         n_upper = 0
         n_special = 0
         n_non_ascii = 0
-        n_dots = 0
-        n_hyph = 0
-        n_under = 0
-        n_slash = 0
-        n_at = 0
-        n_pct = 0
-        n_eq = 0
-        n_amp = 0
-        n_tilde = 0
+        special[:] = 0
         bad_esc = 0
         n_tok = 0
         for k in range(s, e):
             b = data[k]
-            if 48 <= b <= 57:
+            counts[b] += 1  # byte histogram of the URL, for its entropy below
+            cc = CHAR_CLASS[b]
+            if cc == 0:
                 n_digits += 1
-            elif 97 <= b <= 122:
+            elif cc == 1:
                 n_letters += 1
-            elif 65 <= b <= 90:
+            elif cc == 2:
                 n_letters += 1
                 n_upper += 1
-            elif b >= 128:
+            elif cc == 3:
                 n_non_ascii += 1
             else:
                 n_special += 1
-                if b == 46:
-                    n_dots += 1
-                elif b == 45:
-                    n_hyph += 1
-                elif b == 95:
-                    n_under += 1
-                elif b == 47:
-                    n_slash += 1
-                elif b == 64:
-                    n_at += 1
-                elif b == 37:
-                    n_pct += 1
-                    if not (k + 2 < e and _is_hex(data[k + 1]) and _is_hex(data[k + 2])):
+                sc = SPECIAL_INDEX[b]
+                if sc != 0:
+                    special[sc] += 1
+                    if sc == 6 and not (k + 2 < e and _is_hex(data[k + 1]) and _is_hex(data[k + 2])):
                         bad_esc += 1
-                elif b == 61:
-                    n_eq += 1
-                elif b == 38:
-                    n_amp += 1
-                elif b == 126:
-                    n_tilde += 1
-            lb = _lower(b)
-            for t in range(tok_first[lb], tok_first[lb + 1]):
-                ts = tok_offsets[t]
-                tl = tok_offsets[t + 1] - ts
-                if k + tl <= e:
-                    ok = True
-                    for m in range(1, tl):
-                        if _lower(data[k + m]) != tok_data[ts + m]:
-                            ok = False
-                            break
-                    if ok:
-                        n_tok += 1
+            lb = LOWER[b]
+            nb = LOWER[data[k + 1]] if k + 1 < e else 0
+            if tok_pair[lb * 256 + nb]:
+                for t in range(tok_first[lb], tok_first[lb + 1]):
+                    ts = tok_offsets[t]
+                    tl = tok_offsets[t + 1] - ts
+                    if k + tl <= e:
+                        ok = True
+                        for m in range(1, tl):
+                            if LOWER[data[k + m]] != tok_data[ts + m]:
+                                ok = False
+                                break
+                        if ok:
+                            n_tok += 1
         # --- path shape
         depth = 0
         dbl = 0
@@ -427,15 +511,8 @@ def url_lexical(data, offsets, sfx_exact, sfx_wild, sfx_exc, tok_data, tok_offse
         f[7] = n_upper
         f[8] = n_special
         f[9] = n_non_ascii
-        f[10] = n_dots
-        f[11] = n_hyph
-        f[12] = n_under
-        f[13] = n_slash
-        f[14] = n_at
-        f[15] = n_pct
-        f[16] = n_eq
-        f[17] = n_amp
-        f[18] = n_tilde
+        for c in range(9):
+            f[10 + c] = special[c + 1]
         f[19] = n_params
         f[20] = depth
         f[21] = dbl
@@ -452,7 +529,7 @@ def url_lexical(data, offsets, sfx_exact, sfx_wild, sfx_exc, tok_data, tok_offse
         f[32] = max_c
         f[33] = vowels / letters if letters > 0 else 0.0
         f[34] = max_label
-        f[35] = _entropy(data, s, e, counts)
+        f[35] = _entropy_counted(data, s, e, counts)
         f[36] = _entropy(data, hs, he, counts)
         f[37] = _entropy(data, ds, de, counts)
         f[38] = 1.0 if ip_host else 0.0
@@ -470,45 +547,109 @@ def url_lexical(data, offsets, sfx_exact, sfx_wild, sfx_exc, tok_data, tok_offse
 
 
 # ---------------------------------------------------------------------------
-# Hashed n-grams straight into CSR
+# Hashed n-grams straight into CSR (or straight into a linear score)
 # ---------------------------------------------------------------------------
 
-MARK_START = 2  # byte written before the registered label / suffix in hashed tokens
+MARK_START = 2  # byte framing the registered label / suffix in hashed tokens
 MARK_STOP = 3
+FNV32_OFFSET = np.uint32(2166136261)
+FNV32_PRIME = np.uint32(16777619)
 
 
 @njit
-def _emit_sorted(cols, vals, m, indices, values, nnz):
-    """Sort ``cols[:m]`` and write merged (column, summed value) pairs."""
-    order = np.argsort(cols[:m], kind="mergesort")
-    j = 0
-    while j < m:
-        c = cols[order[j]]
-        v = vals[order[j]]
-        r = j + 1
-        while r < m and cols[order[r]] == c:
-            v += vals[order[r]]
-            r += 1
-        indices[nnz] = c
-        values[nnz] = v
-        nnz += 1
-        j = r
-    return nnz
+def _framed_byte(data, ds, de, r):
+    """Byte ``r`` of ``MARK_START + lower(data[ds:de]) + MARK_STOP``."""
+    if r == 0:
+        return MARK_START
+    if r == de - ds + 1:
+        return MARK_STOP
+    return LOWER[data[ds + r - 1]]
+
+
+@njit(inline="always")
+def _column(h, n_features):
+    """``h % n_features`` (a mask when ``n_features`` is a power of two: no division)."""
+    if n_features & (n_features - 1) == 0:
+        return np.int64(h & np.uint32(n_features - 1))
+    return np.int64(h % np.uint32(n_features))
+
+
+@njit
+def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domain_weight, cols, vals):
+    """Hashed block of one URL: ``(column, value)`` of every gram, duplicates kept.
+
+    Gram hashes: FNV-1a 32 from ``OFFSET ^ seed`` over the gram's bytes, then
+    one more FNV round with the gram length ``g`` (so the grams starting at one
+    position share their prefix work); column ``hash % n_features``.
+
+    * URL grams: lower-cased ``data[s:e]``, lengths ``n_min..n_max``, seed
+      ``seed``, value 1;
+    * label grams: framed registered label, lengths 2..4, seed ``seed + 100``,
+      value ``domain_weight``;
+    * suffix token: the whole framed suffix, seed ``seed + 200``, value
+      ``domain_weight``.
+
+    Writes ``cols[:m]``, ``vals[:m]`` and returns ``m``.
+    """
+    m = 0
+    for p in range(s, e):
+        h = np.uint32(FNV32_OFFSET ^ np.uint32(seed))
+        for g in range(1, n_max + 1):
+            if p + g > e:
+                break
+            h = np.uint32((h ^ np.uint32(LOWER[data[p + g - 1]])) * FNV32_PRIME)
+            if g >= n_min:
+                cols[m] = _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
+                vals[m] = 1.0
+                m += 1
+    dl = de - ds + 2
+    for p in range(dl):
+        h = np.uint32(FNV32_OFFSET ^ np.uint32(seed + 100))
+        for g in range(1, 5):
+            if p + g > dl:
+                break
+            h = np.uint32((h ^ np.uint32(_framed_byte(data, ds, de, p + g - 1))) * FNV32_PRIME)
+            if g >= 2:
+                cols[m] = _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
+                vals[m] = domain_weight
+                m += 1
+    h = np.uint32(FNV32_OFFSET ^ np.uint32(seed + 200))
+    for r in range(se - ss + 2):
+        h = np.uint32((h ^ np.uint32(_framed_byte(data, ss, se, r))) * FNV32_PRIME)
+    cols[m] = _column(h, n_features)
+    vals[m] = domain_weight
+    return m + 1
+
+
+@njit
+def _trim(data, s, e):
+    while s < e and data[s] <= 32:
+        s += 1
+    while e > s and data[e - 1] <= 32:
+        e -= 1
+    return s, e
+
+
+@njit
+def _row_bound(offsets, spans, i, n_min, n_max):
+    length = offsets[i + 1] - offsets[i]
+    m = 0
+    for g in range(n_min, n_max + 1):
+        if length >= g:
+            m += length - g + 1
+    return m + 3 * (spans[i, 4] - spans[i, 3] + 2) + 1
 
 
 @njit
 def url_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, domain_weight):
-    """One CSR row per URL: dense columns, then hashed n-grams.
+    """One CSR row per URL: dense columns, then the hashed n-gram block.
 
-    Columns ``[0, d)`` hold the non-zero entries of ``dense`` (n, d); columns
-    ``d + (hash % n_features)`` hold, L2-normalised together:
-
-    * n-grams of length ``n_min..n_max`` of the lower-cased URL (without
-      surrounding whitespace), hashed with ``fnv1a_32`` and seed ``seed + g``;
-    * n-grams of length 2..4 of the registered label framed as
-      ``\\x02label\\x03`` (seed ``seed + 100 + g``), with weight ``domain_weight``;
-    * the public suffix as one token ``\\x02suffix\\x03`` (seed ``seed + 200``),
-      with weight ``domain_weight`` (the empty suffix when none is known).
+    Columns ``[0, d)`` hold the non-zero entries of ``dense`` (n, d); column
+    ``d + c`` gets each gram of :func:`_row_grams` hashed to ``c``, scaled by
+    ``1 / sqrt(sum of squared gram values)`` (the L2 norm of the block when
+    no two grams share a column). A column hit by several grams appears
+    several times in the row (CSR consumers add duplicates up, as
+    ``sum_duplicates`` does); indices are not sorted.
 
     Returns
     -------
@@ -517,89 +658,65 @@ def url_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, 
     n = offsets.shape[0] - 1
     d = dense.shape[1]
     total = 0
-    maxrow = 0
+    longest = 0
     for i in range(n):
-        length = offsets[i + 1] - offsets[i]
-        m = 0
-        for g in range(n_min, n_max + 1):
-            if length >= g:
-                m += length - g + 1
-        dl = spans[i, 4] - spans[i, 3] + 2
-        for g in range(2, 5):
-            if dl >= g:
-                m += dl - g + 1
-        m += 1
-        total += m + d
-        if m > maxrow:
-            maxrow = m
+        b = _row_bound(offsets, spans, i, n_min, n_max)
+        total += b + d
+        if b > longest:
+            longest = b
     indptr = np.zeros(n + 1, dtype=np.int64)
     indices = np.empty(total, dtype=np.int32)
     values = np.empty(total, dtype=np.float64)
-    cols = np.empty(maxrow, dtype=np.int64)
-    vals = np.empty(maxrow, dtype=np.float64)
-    scratch = np.empty(0, dtype=np.uint8)
-    lowered = np.empty(0, dtype=np.uint8)
+    cols = np.empty(longest, dtype=np.int64)
+    vals = np.empty(longest, dtype=np.float64)
     nnz = 0
     for i in range(n):
-        s = offsets[i]
-        e = offsets[i + 1]
-        while s < e and data[s] <= 32:
-            s += 1
-        while e > s and data[e - 1] <= 32:
-            e -= 1
         for c in range(d):
             if dense[i, c] != 0.0:
                 indices[nnz] = c
                 values[nnz] = dense[i, c]
                 nnz += 1
-        L = e - s
-        if lowered.shape[0] < L:
-            lowered = np.empty(max(L, 2 * lowered.shape[0]), dtype=np.uint8)
-        for k in range(L):
-            lowered[k] = _lower(data[s + k])
-        m = 0
-        for g in range(n_min, n_max + 1):
-            for p in range(0, L - g + 1):
-                cols[m] = fnv1a_32(lowered, p, p + g, seed + g) % n_features
-                vals[m] = 1.0
-                m += 1
-        ds = spans[i, 3]
-        de = spans[i, 4]
-        dl = de - ds + 2
-        need = max(dl, spans[i, 1] - spans[i, 2] + 2)
-        if scratch.shape[0] < need:
-            scratch = np.empty(max(need, 2 * scratch.shape[0]), dtype=np.uint8)
-        scratch[0] = MARK_START
-        for k in range(ds, de):
-            scratch[k - ds + 1] = _lower(data[k])
-        scratch[dl - 1] = MARK_STOP
-        for g in range(2, 5):
-            for p in range(0, dl - g + 1):
-                cols[m] = fnv1a_32(scratch, p, p + g, seed + 100 + g) % n_features
-                vals[m] = domain_weight
-                m += 1
-        ss = spans[i, 2]
-        se = spans[i, 1]
-        scratch[0] = MARK_START
-        for k in range(ss, se):
-            scratch[k - ss + 1] = _lower(data[k])
-        scratch[se - ss + 1] = MARK_STOP
-        cols[m] = fnv1a_32(scratch, 0, se - ss + 2, seed + 200) % n_features
-        vals[m] = domain_weight
-        m += 1
-        for k in range(m):
-            cols[k] += d
-        row_start = nnz
-        nnz = _emit_sorted(cols, vals, m, indices, values, nnz)
+        s, e = _trim(data, offsets[i], offsets[i + 1])
+        m = _row_grams(data, s, e, spans[i, 3], spans[i, 4], spans[i, 2], spans[i, 1], n_min, n_max, n_features,
+                       seed, domain_weight, cols, vals)
         sq = 0.0
-        for k in range(row_start, nnz):
-            sq += values[k] * values[k]
-        if sq > 0.0:
-            inv = 1.0 / np.sqrt(sq)
-            for k in range(row_start, nnz):
-                values[k] *= inv
+        for k in range(m):
+            sq += vals[k] * vals[k]
+        inv = 1.0 / np.sqrt(sq) if sq > 0.0 else 0.0
+        for k in range(m):
+            indices[nnz] = d + cols[k]
+            values[nnz] = vals[k] * inv
+            nnz += 1
         indptr[i + 1] = nnz
-    return indptr, indices[:nnz].copy(), values[:nnz].copy()
+    return indptr, indices[:nnz], values[:nnz]  # views: no copy of the (large) buffers
+
+
+@njit
+def url_linear_scores(data, offsets, spans, dense, n_min, n_max, n_features, seed, domain_weight, coef, intercept):
+    """``url_hashed_csr(...) @ coef + intercept`` without building the matrix."""
+    n = offsets.shape[0] - 1
+    d = dense.shape[1]
+    out = np.empty(n, dtype=np.float64)
+    longest = 0
+    for i in range(n):
+        longest = max(longest, _row_bound(offsets, spans, i, n_min, n_max))
+    cols = np.empty(longest, dtype=np.int64)
+    vals = np.empty(longest, dtype=np.float64)
+    for i in range(n):
+        z = intercept
+        for c in range(d):
+            z += dense[i, c] * coef[c]
+        s, e = _trim(data, offsets[i], offsets[i + 1])
+        m = _row_grams(data, s, e, spans[i, 3], spans[i, 4], spans[i, 2], spans[i, 1], n_min, n_max, n_features,
+                       seed, domain_weight, cols, vals)
+        sq = 0.0
+        dot = 0.0
+        for k in range(m):
+            v = vals[k]
+            sq += v * v
+            dot += v * coef[d + cols[k]]
+        out[i] = z + (dot / np.sqrt(sq) if sq > 0.0 else 0.0)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -637,10 +754,11 @@ def _lm_gram_hash(data, ds, de, pos, length, table_bits):
 def lm_update(data, starts, stops, cls, table, order):
     """Add the char n-gram counts (lengths 1..order) of each label to ``table[cls[i]]``.
 
-    ``table`` is float64 (n_classes, 2**bits + 1); its last column counts symbols.
+    ``table`` is float64 (2**bits + 1, n_classes) (the classes of one gram share
+    a cache line); its last row counts symbols.
     Rows with ``cls[i] < 0`` are skipped.
     """
-    size = table.shape[1] - 1
+    size = table.shape[0] - 1
     bits = 0
     while (1 << bits) < size:
         bits += 1
@@ -651,11 +769,11 @@ def lm_update(data, starts, stops, cls, table, order):
         ds = starts[i]
         de = stops[i]
         for length in range(1, order):  # all-padding contexts of the first symbols
-            table[c, _lm_gram_hash(data, ds, de, -1, length, bits)] += 1.0
+            table[_lm_gram_hash(data, ds, de, -1, length, bits), c] += 1.0
         for pos in range(0, de - ds + 1):
-            table[c, size] += 1.0
+            table[size, c] += 1.0
             for length in range(1, order + 1):
-                table[c, _lm_gram_hash(data, ds, de, pos, length, bits)] += 1.0
+                table[_lm_gram_hash(data, ds, de, pos, length, bits), c] += 1.0
 
 
 @njit
@@ -666,26 +784,40 @@ def lm_logprob(data, starts, stops, table, order, strength, base_prob):
     from the uniform ``base_prob`` up to contexts of ``order - 1`` symbols, where
     ``N(ctx_0) = `` the symbol count. Returns float64 (n, n_classes).
     """
-    size = table.shape[1] - 1
+    size = table.shape[0] - 1
     bits = 0
     while (1 << bits) < size:
         bits += 1
-    n_classes = table.shape[0]
+    n_classes = table.shape[1]
     out = np.zeros((starts.shape[0], n_classes), dtype=np.float64)
+    p = np.empty(n_classes, dtype=np.float64)
+    prod = np.ones(n_classes, dtype=np.float64)
+    prev = np.empty(order + 1, dtype=np.int64)  # gram buckets ending at the previous position
+    cur = np.empty(order + 1, dtype=np.int64)
     for i in range(starts.shape[0]):
         ds = starts[i]
         de = stops[i]
+        for length in range(1, order):
+            prev[length] = _lm_gram_hash(data, ds, de, -1, length, bits)
+        for pos in range(0, de - ds + 1):
+            p[:] = base_prob
+            for length in range(1, order + 1):
+                jg = _lm_gram_hash(data, ds, de, pos, length, bits)
+                cur[length] = jg
+                # the context of this gram is the gram one shorter ending one position earlier
+                jc = size if length == 1 else prev[length - 1]
+                for c in range(n_classes):
+                    p[c] = (table[jg, c] + strength * p[c]) / (table[jc, c] + strength)
+            for c in range(n_classes):
+                # one logarithm per label, not per symbol: multiply, and fold
+                # into the log only before the product could underflow
+                prod[c] *= p[c]
+                if prod[c] < 1e-200:
+                    out[i, c] += np.log(prod[c])
+                    prod[c] = 1.0
+            for length in range(1, order + 1):
+                prev[length] = cur[length]
         for c in range(n_classes):
-            total = 0.0
-            for pos in range(0, de - ds + 1):
-                p = base_prob
-                for length in range(1, order + 1):
-                    joint = table[c, _lm_gram_hash(data, ds, de, pos, length, bits)]
-                    if length == 1:
-                        ctx = table[c, size]
-                    else:
-                        ctx = table[c, _lm_gram_hash(data, ds, de, pos - 1, length - 1, bits)]
-                    p = (joint + strength * p) / (ctx + strength)
-                total += np.log(p)
-            out[i, c] = total
+            out[i, c] += np.log(prod[c])
+            prod[c] = 1.0
     return out
