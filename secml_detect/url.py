@@ -123,25 +123,8 @@ def _token_table(tokens: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
 
 
 def _to_ragged(X, max_len: int) -> RaggedArray:
-    """:func:`~secml_detect._ragged.to_ragged_bytes`, with a fast path for batches of ``str``.
-
-    The fast path (every item a ``str``) gives the same arrays 2-4x faster;
-    anything else goes the general way.
-    """
     if isinstance(X, (str, bytes)):
         raise TypeError("expected a batch of URLs (a list), got a single str/bytes")
-    X = X if isinstance(X, list) else list(X)
-    if all(type(x) is str for x in X):
-        enc = [x.encode("utf-8", "surrogatepass") for x in X]
-        lengths = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
-        truncated = lengths > max_len
-        for i in np.flatnonzero(truncated):
-            enc[i] = enc[i][:max_len]
-        np.minimum(lengths, max_len, out=lengths)
-        offsets = np.zeros(len(enc) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        data = np.frombuffer(b"".join(enc), dtype=np.uint8)
-        return RaggedArray(data, offsets, np.zeros(len(enc), dtype=bool), truncated)
     return to_ragged_bytes(X, max_len=max_len)
 
 
@@ -395,7 +378,6 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
     # Nothing to route: no set_partial_fit_request / set_score_request methods
     # (their generated docstrings also break the docs build).
     __metadata_request__partial_fit = {"classes": metadata_routing.UNUSED}
-    __metadata_request__score = {"sample_weight": metadata_routing.UNUSED}
 
     def __init__(self, n_features: int = 2**20, ngram_range: tuple = (3, 5), domain_weight: float = 1.0,
                  lm_order: int = 4, lm_strength: float = 2.0, lm_bits: int = 18, lm_folds: int = 5,

@@ -3,7 +3,8 @@
 The full datasets are not shipped with the package. They are looked up
 
 1. in the folder named by the ``SECML_DETECT_DATA`` environment variable,
-2. in ``../shared/datasets`` beside a source checkout of the project,
+2. in ``../shared/datasets`` beside a source checkout of the project (or
+   ``../../shared/datasets`` for a worktree one level deeper),
 3. in ``./shared/datasets`` and ``../shared/datasets`` from the working directory,
 
 and a :class:`DatasetNotFoundError` says where it looked when none exists.
@@ -43,6 +44,7 @@ def _candidates() -> list[Path]:
         out.append(Path(os.environ[ENV_VAR]))
     repo_root = _PACKAGE_DIR.parent.parent  # secml_detect/datasets -> repo root
     out.append(repo_root.parent / "shared" / "datasets")
+    out.append(repo_root.parent.parent / "shared" / "datasets")  # a git worktree one level deeper
     cwd = Path.cwd()
     out += [cwd / "shared" / "datasets", cwd.parent / "shared" / "datasets"]
     return out
