@@ -30,12 +30,17 @@ __all__ = ["load_config", "build_from_config"]
 
 def load_config(path: str | Path) -> dict:
     text = Path(path).read_text(encoding="utf-8")
-    if str(path).endswith((".yaml", ".yml")):
-        import yaml
+    try:
+        if str(path).endswith((".yaml", ".yml")):
+            import yaml
 
-        config = yaml.safe_load(text)
-    else:
-        config = json.loads(text)
+            config = yaml.safe_load(text)  # the safe loader builds plain data only, never objects
+        else:
+            config = json.loads(text)
+    except (ValueError, ImportError) as exc:
+        raise InvalidParameterError(f"{path}: not a valid config ({exc})") from exc
+    except Exception as exc:  # yaml.YAMLError and its subclasses (tags such as !!python/object)
+        raise InvalidParameterError(f"{path}: not a valid config ({type(exc).__name__}: {exc})") from exc
     if not isinstance(config, dict):
         raise InvalidParameterError(f"{path}: the config must be a mapping")
     return config
