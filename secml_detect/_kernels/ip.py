@@ -440,31 +440,42 @@ def lookup_flat(queries, valid, packed, jump):
     return out
 
 
-@njit
+@njit(inline="always")
+def _octet_fast(data, k):
+    """``(octet, n_digits, good)`` of the 1-3 digits at ``data[k:]`` without branches."""
+    c0 = np.int64(data[k]) - 48
+    c1 = np.int64(data[k + 1]) - 48
+    c2 = np.int64(data[k + 2]) - 48
+    i1 = np.int64((c1 >= 0) & (c1 <= 9))
+    i2 = i1 & np.int64((c2 >= 0) & (c2 <= 9))
+    # c0 | 10 c0 + c1 | 100 c0 + 10 c1 + c2
+    octet = c0 * (1 + 9 * i1 + 90 * i2) + c1 * i1 * (1 + 9 * i2) + c2 * i2
+    d = 1 + i1 + i2
+    good = (c0 >= 0) & (c0 <= 9) & (octet <= 255) & ((d == 1) | (c0 != 0))  # no leading zero
+    return octet, d, good
+
+
+@njit(inline="always")
 def _quad_line_fast(data, k):
-    """Branch-light parse of a dotted quad ending in ``\n`` at ``data[k:]`` (needs ``k + 16 <= len(data)``).
+    """Branch-free parse of a dotted quad ending in ``\\n`` at ``data[k:]`` (needs ``k + 16 <= len(data)``).
 
     ``(value, good, end)``: ``good`` only when the bytes are exactly a valid
     quad then a newline at ``end``; otherwise the caller re-parses the item
     with :func:`_parse_quad` (so odd items keep its exact semantics).
     """
-    good = True
-    value = np.uint32(0)
-    for part in range(4):
-        c0 = np.int64(data[k]) - 48
-        c1 = np.int64(data[k + 1]) - 48
-        c2 = np.int64(data[k + 2]) - 48
-        i1 = np.int64((c1 >= 0) & (c1 <= 9))
-        i2 = i1 & np.int64((c2 >= 0) & (c2 <= 9))
-        # 1, 2 or 3 digits without branches: c0 | 10 c0 + c1 | 100 c0 + 10 c1 + c2
-        octet = c0 * (1 + 9 * i1 + 90 * i2) + c1 * i1 * (1 + 9 * i2) + c2 * i2
-        d = 1 + i1 + i2
-        good = good & (c0 >= 0) & (c0 <= 9) & (octet <= 255) & ((d == 1) | (c0 != 0))
-        k += d
-        good = good & (data[k] == (46 if part < 3 else 10))
-        value = np.uint32((value << np.uint32(8)) | np.uint32(octet & 255))
-        if part < 3:
-            k += 1
+    o0, d, g0 = _octet_fast(data, k)
+    k += d
+    s0 = data[k] == 46
+    o1, d, g1 = _octet_fast(data, k + 1)
+    k += d + 1
+    s1 = data[k] == 46
+    o2, d, g2 = _octet_fast(data, k + 1)
+    k += d + 1
+    s2 = data[k] == 46
+    o3, d, g3 = _octet_fast(data, k + 1)
+    k += d + 1
+    good = g0 & g1 & g2 & g3 & s0 & s1 & s2 & (data[k] == 10)
+    value = np.uint32(((o0 & 255) << 24) | ((o1 & 255) << 16) | ((o2 & 255) << 8) | (o3 & 255))
     return value, good, k
 
 
