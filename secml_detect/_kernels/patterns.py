@@ -274,32 +274,51 @@ def probe_hex_lines(data, n_items, t32, e32, t40, e40, t64, e64):
     nd = np.zeros(n_items, dtype=np.int8)
     m = data.shape[0]
     hexv = _HEX_TABLE
-    b32 = _table_bits(t32)
-    b40 = _table_bits(t40)
-    b64 = _table_bits(t64)
+    mask32 = np.int64(t32.shape[0] - 1)
+    shift32 = np.uint64(64 - _table_bits(t32))
+    # MD5 keys of a block of lines are parsed first, then probed in a tight loop whose
+    # independent table reads overlap (the probes are cache misses, the parse is not)
+    block = 256
+    b_hi = np.empty(block, dtype=np.uint64)
+    b_lo = np.empty(block, dtype=np.uint64)
+    b_item = np.empty(block, dtype=np.int64)
     start = 0
-    for i in range(n_items):
-        if start + 32 <= m and (start + 32 == m or data[start + 32] == 10):
-            # fast path: 32 hex digits then the end of the line (hex digits hold no newline)
-            h, l, bad = _hex_fast32(data, start, hexv)
-            if bad < 16:
-                nd[i] = 32
-                out[i] = _find128(t32, np.int64(t32.shape[0] - 1), np.uint64(64 - b32), e32[0], e32[1], h, l)
-                start += 33
-                continue
-        stop = start
-        while stop < m and data[stop] != 10:
-            stop += 1
-        h, l, d, ok = _hex_key(data, start, stop)
-        if ok:
-            nd[i] = d
-            if d == 32:
-                out[i] = _find128(t32, np.int64(t32.shape[0] - 1), np.uint64(64 - b32), e32[0], e32[1], h, l)
-            elif d == 40:
-                out[i] = _find128(t40, np.int64(t40.shape[0] - 1), np.uint64(64 - b40), e40[0], e40[1], h, l)
-            else:
-                out[i] = _find128(t64, np.int64(t64.shape[0] - 1), np.uint64(64 - b64), e64[0], e64[1], h, l)
-        start = stop + 1
+    i = 0
+    while i < n_items:
+        nb = 0
+        block_end = min(i + block, n_items)
+        while i < block_end:
+            if start + 32 <= m and (start + 32 == m or data[start + 32] == 10):
+                # fast path: 32 hex digits then the end of the line (hex digits hold no newline)
+                h, l, bad = _hex_fast32(data, start, hexv)
+                if bad < 16:
+                    nd[i] = 32
+                    b_hi[nb] = h
+                    b_lo[nb] = l
+                    b_item[nb] = i
+                    nb += 1
+                    start += 33
+                    i += 1
+                    continue
+            stop = start
+            while stop < m and data[stop] != 10:
+                stop += 1
+            h, l, d, ok = _hex_key(data, start, stop)
+            if ok:
+                nd[i] = d
+                if d == 32:
+                    b_hi[nb] = h
+                    b_lo[nb] = l
+                    b_item[nb] = i
+                    nb += 1
+                elif d == 40:
+                    out[i] = _find128(t40, np.int64(t40.shape[0] - 1), np.uint64(64 - _table_bits(t40)), e40[0], e40[1], h, l)
+                else:
+                    out[i] = _find128(t64, np.int64(t64.shape[0] - 1), np.uint64(64 - _table_bits(t64)), e64[0], e64[1], h, l)
+            start = stop + 1
+            i += 1
+        for j in range(nb):
+            out[b_item[j]] = _find128(t32, mask32, shift32, e32[0], e32[1], b_hi[j], b_lo[j])
     return out, nd, n_items == 0 or start == m + 1
 
 
