@@ -1,13 +1,23 @@
 """SignatureMatcher indexes vs pytricia, hyperscan, pyahocorasick and a Python set.
 
-Data and protocol (one process, each peer timed side by side in the same run,
-best of 3 after a warm-up call; numbers are items or MB per second):
+Data and protocol (one process, each peer timed side by side in the same run
+after a warm-up call; numbers are items or MB per second). IP and hashes: best
+of 5 rounds, each round calling ours and the peer in turn (the machine is
+shared: interleaving gives both the same load); patterns: best of 2; whole
+matcher: one run. ``python bench_signatures.py ip hash`` reruns some parts
+and keeps the other rows of the results file.
 
 * IP/CIDR: 100,000 distinct random IPv4 prefixes (lengths /12-/32, seed 0) and
   1,000,000 dotted-quad query strings (half drawn inside the prefixes), parsing
-  of the query strings included for both. Ours: ``IPRangeIndex.contains``
-  (numba dotted-quad parser + sorted prefix forest with a /16 jump table).
-  Peer: pytricia ``get`` per string.
+  of the query strings included for both. Ours: ``IPRangeIndex.contains``:
+  the strings joined into one buffer, then one numba pass that parses each
+  dotted quad (branch-free fast path) and looks it up in the alternating
+  inside/outside runs of the union of the prefixes with a /16 jump table
+  (``membership_runs`` runs; random /12 prefixes cover most of the space, so
+  this table is small here). Also reported: ``innermost_v4``, which returns
+  the innermost prefix like pytricia's ``get`` does, from the prefix forest
+  flattened into ``forest_intervals`` elementary intervals. Peer: pytricia
+  ``get`` per string.
 * Literal patterns: 10,000 literals (8-16 bytes, half cut from the text so they
   occur) over 64 MiB of random lower-case text with spaces. Ours: the
   matcher's literal engine, which *is* Hyperscan (SIMD multi-literal; no numba
@@ -16,7 +26,8 @@ best of 3 after a warm-up call; numbers are items or MB per second):
   pyahocorasick (``iter`` over the text as ``str``).
 * Hashes: the 131,072 MD5s of ``hashes_malapi2019_md5``; 1,000,000 queries
   (half known, half random hex), upper/lower case mixed. Ours: the matcher's
-  ``HashIndex.contains`` (numba hex parser + sorted 128-bit keys),
+  ``HashIndex.contains`` (strings joined into one buffer, then one numba
+  pass: hex parser + open-addressing table of the 128-bit keys, load 1/2),
   and the matcher's column lookup that also returns the entry ids; peer: a Python ``set`` of the
   lower-case hashes with ``.lower()`` per query. Memory of the index reported
   (tracemalloc size after building it, in the peak MB column).

@@ -249,3 +249,19 @@ def test_fused_ipv4_line_kernels_edge_quads():
     hit, _, _ = kip.contains_ipv4_lines(data, len(batch), bounds, hjump)
     expected = [naive.parse_ipv4(b.encode()) is not None for b in batch]
     assert ok and valid.tolist() == expected and hit.tolist() == expected
+
+
+def test_joined_lines_of_a_large_ascii_batch_is_the_encoded_text():
+    import gc
+
+    from secml_detect.signatures.indicators import joined_lines
+
+    batch = [f"10.{k % 256}.{k // 256 % 256}.{k % 7}" for k in range(5000)]
+    expected = "\n".join(batch).encode()
+    data = joined_lines(batch)  # zero-copy view of the joined str on CPython
+    del batch
+    gc.collect()
+    _ = ["z" * len(expected) for _ in range(20)]  # reuse freed memory if the view did not keep its str alive
+    assert bytes(data) == expected and not data.flags.writeable
+    text = ["é" * 3000, "1.2.3.4"]  # non-ASCII: the encoded copy
+    assert bytes(joined_lines(text)) == "\n".join(text).encode()
