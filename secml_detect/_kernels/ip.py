@@ -11,7 +11,9 @@
 * :func:`build_flat_forest` / :func:`lookup_flat` give the same answer from the
   forest flattened into elementary intervals (a /16 jump table and one binary
   search, no walk); :func:`lookup_ipv4_lines` fuses it with the parser over a
-  ``\n``-joined buffer of query strings.
+  ``\\n``-joined buffer of query strings. :func:`build_hit_bounds` /
+  :func:`contains_ipv4_lines` answer membership alone from the alternating
+  inside/outside runs of the union of the ranges (4 bytes per run).
 
 The parser is strict, like :mod:`ipaddress`: exactly four decimal octets of one
 to three digits, each at most 255, no sign, no spaces, and no leading zero in
@@ -442,41 +444,45 @@ def lookup_flat(queries, valid, packed, jump):
 
 @njit(inline="always")
 def _octet_fast(data, k):
-    """``(octet, n_digits, good)`` of the 1-3 digits at ``data[k:]`` without branches."""
+    """``(octet, n_digits, good)`` of the 1-3 digits at ``data[k:]`` without branches (``k`` unsigned)."""
     c0 = np.int64(data[k]) - 48
-    c1 = np.int64(data[k + 1]) - 48
-    c2 = np.int64(data[k + 2]) - 48
+    c1 = np.int64(data[k + np.uint64(1)]) - 48
+    c2 = np.int64(data[k + np.uint64(2)]) - 48
     i1 = np.int64((c1 >= 0) & (c1 <= 9))
     i2 = i1 & np.int64((c2 >= 0) & (c2 <= 9))
     # c0 | 10 c0 + c1 | 100 c0 + 10 c1 + c2
     octet = c0 * (1 + 9 * i1 + 90 * i2) + c1 * i1 * (1 + 9 * i2) + c2 * i2
-    d = 1 + i1 + i2
-    good = (c0 >= 0) & (c0 <= 9) & (octet <= 255) & ((d == 1) | (c0 != 0))  # no leading zero
+    d = np.uint64(1 + i1 + i2)
+    good = (c0 >= 0) & (c0 <= 9) & (octet <= 255) & ((d == np.uint64(1)) | (c0 != 0))  # no leading zero
     return octet, d, good
 
 
 @njit(inline="always")
-def _quad_line_fast(data, k):
-    """Branch-free parse of a dotted quad ending in ``\\n`` at ``data[k:]`` (needs ``k + 16 <= len(data)``).
+def _quad_line_fast(data, start):
+    """Branch-free parse of a dotted quad ending in ``\\n`` at ``data[start:]`` (needs ``start + 16 <= len(data)``).
 
     ``(value, good, end)``: ``good`` only when the bytes are exactly a valid
     quad then a newline at ``end``; otherwise the caller re-parses the item
-    with :func:`_parse_quad` (so odd items keep its exact semantics).
+    with :func:`_parse_quad` (so odd items keep its exact semantics). Indexes
+    are unsigned: numba then emits no negative-index wraparound per load
+    (about 30 % faster).
     """
+    one = np.uint64(1)
+    k = np.uint64(start)
     o0, d, g0 = _octet_fast(data, k)
     k += d
     s0 = data[k] == 46
-    o1, d, g1 = _octet_fast(data, k + 1)
-    k += d + 1
+    o1, d, g1 = _octet_fast(data, k + one)
+    k += d + one
     s1 = data[k] == 46
-    o2, d, g2 = _octet_fast(data, k + 1)
-    k += d + 1
+    o2, d, g2 = _octet_fast(data, k + one)
+    k += d + one
     s2 = data[k] == 46
-    o3, d, g3 = _octet_fast(data, k + 1)
-    k += d + 1
+    o3, d, g3 = _octet_fast(data, k + one)
+    k += d + one
     good = g0 & g1 & g2 & g3 & s0 & s1 & s2 & (data[k] == 10)
     value = np.uint32(((o0 & 255) << 24) | ((o1 & 255) << 16) | ((o2 & 255) << 8) | (o3 & 255))
-    return value, good, k
+    return value, good, np.int64(k)
 
 
 @njit
@@ -499,7 +505,7 @@ def lookup_ipv4_lines(data, n_items, packed, jump):
     valid = np.zeros(n_items, dtype=np.bool_)
     m = data.shape[0]
     k = 0
-    for i in range(n_items):
+    for i in range(n_items):  # written out in both line kernels: a shared step function is ~20 % slower
         if k + 16 <= m:
             value, good, end = _quad_line_fast(data, k)
             if good:
@@ -578,7 +584,7 @@ def contains_ipv4_lines(data, n_items, bounds, jump):
     valid = np.zeros(n_items, dtype=np.bool_)
     m = data.shape[0]
     k = 0
-    for i in range(n_items):
+    for i in range(n_items):  # written out in both line kernels: a shared step function is ~20 % slower
         if k + 16 <= m:
             value, good, end = _quad_line_fast(data, k)
             if good:

@@ -29,6 +29,24 @@ def _is_blank(b):
 
 
 @njit
+def _hex_fast32(data, start, table):
+    """``(hi, lo, bad)`` of the 32 bytes at ``data[start:]`` (``bad`` >= 16 when a byte is not hex)."""
+    hi = np.uint64(0)
+    lo = np.uint64(0)
+    bad = np.uint8(0)
+    base = np.uint64(start)  # unsigned indexes: no negative-index wraparound per load
+    for k in range(16):
+        v = table[data[base + np.uint64(k)]]
+        bad |= v
+        hi = (hi << np.uint64(4)) | np.uint64(v & np.uint8(15))
+    for k in range(16, 32):
+        v = table[data[base + np.uint64(k)]]
+        bad |= v
+        lo = (lo << np.uint64(4)) | np.uint64(v & np.uint8(15))
+    return hi, lo, bad
+
+
+@njit
 def _hex_key(data, start, stop):
     """``(hi, lo, n_digits, ok)`` of a hex digest at ``data[start:stop]``."""
     while start < stop and _is_blank(data[start]):
@@ -41,15 +59,7 @@ def _hex_key(data, start, stop):
     if n != 32 and n != 40 and n != 64:
         return hi, lo, n, False
     table = _HEX_TABLE
-    bad = np.uint8(0)
-    for k in range(16):
-        v = table[data[start + k]]
-        bad |= v
-        hi = (hi << np.uint64(4)) | np.uint64(v & np.uint8(15))
-    for k in range(16, 32):
-        v = table[data[start + k]]
-        bad |= v
-        lo = (lo << np.uint64(4)) | np.uint64(v & np.uint8(15))
+    hi, lo, bad = _hex_fast32(data, start, table)
     for k in range(32, n):
         bad |= table[data[start + k]]
     # a valid digit is 0..15, so any invalid byte sets bits above the low nibble
@@ -232,23 +242,6 @@ def _find128(table, mask, shift, empty_hi, empty_lo, h, l):
         if t0 == h and t1 == l:
             return s
         s = (s + 1) & mask
-
-
-@njit
-def _hex_fast32(data, start, table):
-    """``(hi, lo, bad)`` of the 32 bytes at ``data[start:]`` (``bad`` >= 16 when a byte is not hex)."""
-    hi = np.uint64(0)
-    lo = np.uint64(0)
-    bad = np.uint8(0)
-    for k in range(16):
-        v = table[data[start + k]]
-        bad |= v
-        hi = (hi << np.uint64(4)) | np.uint64(v & np.uint8(15))
-    for k in range(16, 32):
-        v = table[data[start + k]]
-        bad |= v
-        lo = (lo << np.uint64(4)) | np.uint64(v & np.uint8(15))
-    return hi, lo, bad
 
 
 @njit

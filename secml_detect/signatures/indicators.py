@@ -282,7 +282,7 @@ def ragged_from_strings(values: Sequence) -> RaggedArray:
 
 
 def _joined_ipv4_text(values: Sequence) -> np.ndarray | None:
-    """``values`` joined by ``\n`` as bytes; bytes items decoded as latin-1, other non-str items empty."""
+    """``values`` joined by ``\\n`` as bytes; bytes items decoded as latin-1, other non-str items empty."""
     data = joined_lines(values, check=False)
     if data is None and len(values):
         data = joined_lines([v if isinstance(v, str) else v.decode("latin-1") if isinstance(v, bytes) else ""
