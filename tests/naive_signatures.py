@@ -59,3 +59,9 @@ def hex_key(item: bytes) -> tuple[int, int, int] | None:
     if len(text) not in (32, 40, 64) or not all(c in b"0123456789abcdefABCDEF" for c in text):
         return None
     return int(text[:16], 16), int(text[16:32], 16), len(text)
+
+
+def innermost_network(address: int, networks: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The smallest ``(start, end)`` range holding ``address`` (ranges nested or disjoint), or None."""
+    holding = [(s, e) for s, e in networks if s <= address <= e]
+    return min(holding, key=lambda r: r[1] - r[0]) if holding else None

@@ -33,6 +33,17 @@ def test_ip_index_matches_ipaddress(networks, queries):
     mask = index.contains(queries)
     for q, ids in zip(queries, got):
         expected = naive.containing_networks(q.strip(), networks) if q.strip() == q else naive.containing_networks(q, networks)
+        try:
+            mapped = ipaddress.ip_address(q).ipv4_mapped if q.strip() == q else None
+        except (ValueError, AttributeError):
+            mapped = None
+        if mapped is not None:  # ::ffff:a.b.c.d also matches the IPv4 entries holding a.b.c.d
+            expected |= naive.containing_networks(str(mapped), networks)
+        if not expected and len(q) <= 64:  # other IPv4 notations: "3232235777", "0xC0A80101", "0"
+            from secml_detect._netaddr import ipv4_candidates
+
+            for value in ipv4_candidates(q):
+                expected |= naive.containing_networks(str(ipaddress.IPv4Address(value)), networks)
         assert {networks[i] for i in ids} == expected, q
     assert mask.tolist() == [bool(ids) for ids in got]
 

@@ -25,8 +25,10 @@ fragment and gives an empty path ``/``.
 
 from __future__ import annotations
 
+import ctypes
 import ipaddress
 import re
+import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -216,6 +218,40 @@ def normalize_indicator(kind: str, value, *, where: str | None = None):
         raise InvalidItemError(None, f"{where + ': ' if where else ''}{exc}", value) from None
 
 
+def _ascii_data_offset() -> int | None:
+    """Offset of the characters of a compact ASCII ``str`` from its address (CPython), checked once; else None."""
+    if sys.implementation.name != "cpython":
+        return None
+    try:
+        probe = "\n".join(["secml_detect", "ascii probe"])
+        offset = sys.getsizeof("") - 1  # the struct, without the trailing NUL
+        raw = (ctypes.c_char * len(probe)).from_address(id(probe) + offset)
+        return offset if raw.raw == probe.encode("ascii") else None
+    except Exception:  # pragma: no cover - any surprise: use the copying path
+        return None
+
+
+_ASCII_OFFSET = _ascii_data_offset()
+
+
+def _str_bytes(text: str) -> np.ndarray:
+    """Read-only ``uint8`` array of the UTF-8 bytes of ``text``.
+
+    For an ASCII ``str`` on CPython the array views the string's own
+    characters (no copy; the array keeps the string alive), else it is
+    ``text.encode()``. Copying a joined column of a million items costs
+    ~14-33 MB of fresh pages, several ms on a loaded machine.
+    """
+    if _ASCII_OFFSET is not None and type(text) is str and text.isascii() and len(text) > 4096:
+        raw = (ctypes.c_uint8 * len(text)).from_address(id(text) + _ASCII_OFFSET)
+        raw._owner = text  # keep the string alive as long as the array
+        out = np.frombuffer(raw, dtype=np.uint8)
+    else:
+        out = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    out.flags.writeable = False
+    return out
+
+
 def joined_lines(values: Sequence, *, check: bool = True) -> np.ndarray | None:
     """UTF-8 bytes of ``values`` joined by ``\\n`` when every item is a ``str``, else None.
 
@@ -230,7 +266,7 @@ def joined_lines(values: Sequence, *, check: bool = True) -> np.ndarray | None:
         return None
     if check and joined.count("\n") != len(values) - 1:
         return None
-    return np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    return _str_bytes(joined)
 
 
 def ragged_from_strings(values: Sequence) -> RaggedArray:
@@ -245,12 +281,18 @@ def ragged_from_strings(values: Sequence) -> RaggedArray:
     return to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
 
 
-def parse_ipv4_strings(values: Sequence) -> tuple[np.ndarray, np.ndarray]:
-    """``(uint32 addresses, valid)`` of a list of strings (the fastest route available)."""
+def _joined_ipv4_text(values: Sequence) -> np.ndarray | None:
+    """``values`` joined by ``\\n`` as bytes; bytes items decoded as latin-1, other non-str items empty."""
     data = joined_lines(values, check=False)
     if data is None and len(values):
         data = joined_lines([v if isinstance(v, str) else v.decode("latin-1") if isinstance(v, bytes) else ""
                              for v in values], check=False)  # missing cells, numbers, bytes
+    return data
+
+
+def parse_ipv4_strings(values: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """``(uint32 addresses, valid)`` of a list of strings (the fastest route available)."""
+    data = _joined_ipv4_text(values)
     if data is not None:
         addresses, valid, ok = kip.parse_ipv4_lines(data, len(values))
         if ok:
@@ -263,8 +305,9 @@ class IPRangeIndex:
     """Which IP addresses / CIDR ranges contain each query address.
 
     Built from ``(value, entry_id)`` pairs; IPv4 queries go through the numba
-    prefix forest with a ``/16`` jump table, IPv6 ones through the same
-    algorithm on Python integers.
+    prefix forest flattened into elementary intervals with a ``/16`` jump
+    table (a batch of ``str`` is joined once, then parsed and looked up in one
+    pass), IPv6 ones through the forest algorithm on Python integers.
 
     Examples
     --------
@@ -308,7 +351,8 @@ class IPRangeIndex:
         sorted_ids = ids[by_pos].tolist()
         self.v4_entries = [sorted_ids[bounds[j]:bounds[j + 1]] for j in range(order.size)]
         self.v4_cidr = (self.v4_starts != self.v4_ends).tolist()
-        self.v4_jump = kip.jump_table_16(self.v4_starts)
+        self.v4_flat, self.v4_flat_jump = kip.build_flat_forest(self.v4_starts, self.v4_ends)
+        self.v4_hit, self.v4_hit_jump = kip.build_hit_bounds(self.v4_flat)
 
     def _build_v6(self, groups: dict) -> None:
         keys = sorted(groups, key=lambda k: (k[0], -(k[1] - k[0])))
@@ -330,13 +374,17 @@ class IPRangeIndex:
 
     def innermost_v4(self, values: Sequence) -> tuple[np.ndarray, np.ndarray]:
         """Innermost containing v4 range (sorted position) per item, or -1; plus parse validity."""
+        data = _joined_ipv4_text(values)
+        if data is not None:  # one buffer, parsed and looked up in a single numba pass
+            inner, valid, ok = kip.lookup_ipv4_lines(data, len(values), self.v4_flat, self.v4_flat_jump)
+            if ok:
+                return inner, valid
         addresses, valid = parse_ipv4_strings(values)
-        return kip.lookup_prefix_forest_jump(addresses, valid, self.v4_starts, self.v4_ends, self.v4_parent,
-                                             self.v4_jump), valid
+        return kip.lookup_flat(addresses, valid, self.v4_flat, self.v4_flat_jump), valid
 
     def _v4_chain(self, value: int) -> list[tuple[int, int]]:
         q = np.array([value], dtype=np.uint32)
-        j = int(kip.lookup_prefix_forest_jump(q, np.ones(1, bool), self.v4_starts, self.v4_ends, self.v4_parent, self.v4_jump)[0])
+        j = int(kip.lookup_flat(q, np.ones(1, bool), self.v4_flat, self.v4_flat_jump)[0])
         out = []
         while j >= 0:
             out.append((j, 4))
@@ -352,17 +400,14 @@ class IPRangeIndex:
             for value in ipv4_candidates(text):  # 3232235777, 0xC0A80101, 0300.0250.1.1, 010.001.002.003
                 out.extend(c for c in self._v4_chain(value) if c not in out)
             return out
-        mapped: list[tuple[int, int]] = []
-        if addr.version == 6 and addr.ipv4_mapped is not None:
-            # ::ffff:a.b.c.d is both an IPv6 address and the IPv4 one: match either.
-            mapped = self._v4_chain(int(addr.ipv4_mapped))
         if addr.version == 4:
             return self._v4_chain(int(addr))
+        # an IPv4-mapped address (::ffff:a.b.c.d) matches the IPv4 entries and the IPv6 ones
+        out = self._v4_chain(int(addr.ipv4_mapped)) if addr.ipv4_mapped is not None else []
         q = int(addr)
         j = bisect_right(self.v6_starts, q) - 1
         while j >= 0 and self.v6_ends[j] < q:
             j = self.v6_parent[j]
-        out = mapped
         while j >= 0:
             out.append((j, 6))
             j = self.v6_parent[j]
@@ -400,8 +445,15 @@ class IPRangeIndex:
 
     def contains(self, values: Sequence) -> np.ndarray:
         """Boolean mask: does any entry contain the query (IPv4 fast path)."""
-        inner, valid = self.innermost_v4(values)
-        out = inner >= 0
+        data = _joined_ipv4_text(values)
+        out = valid = None
+        if data is not None:  # one buffer, parsed and looked up in a single numba pass
+            out, valid, ok = kip.contains_ipv4_lines(data, len(values), self.v4_hit, self.v4_hit_jump)
+            if not ok:
+                out = None
+        if out is None:
+            addresses, valid = parse_ipv4_strings(values)
+            out = kip.contains_hit_bounds(addresses, valid, self.v4_hit, self.v4_hit_jump)
         if len(self.v6_starts) or not valid.all():
             for i in np.flatnonzero(~valid).tolist():
                 v = values[i]
@@ -463,8 +515,10 @@ class HashIndex:
     """Exact lookups of MD5 / SHA-1 / SHA-256 hex digests, vectorised.
 
     Digests are keyed by their first 128 bits (numba parser, case-insensitive,
-    surrounding blanks ignored) in sorted arrays with a 16-bit jump table;
-    SHA-1/SHA-256 hits are confirmed on the full digest.
+    surrounding blanks ignored) in one open-addressing table per digest length
+    (linear probing, load at most 1/2, one cache line per probe); a batch of
+    ``str`` is joined into one buffer, parsed and probed in a single numba
+    pass. SHA-1/SHA-256 hits are confirmed on the full digest.
 
     Examples
     --------
@@ -488,26 +542,33 @@ class HashIndex:
             for v, pl in by_digest.items():
                 if len(v) == n_digits:
                     keys.setdefault((int(v[:16], 16), int(v[16:32], 16)), []).append((v, pl))
-            ks = sorted(keys)
-            s_hi = np.array([k[0] for k in ks], dtype=np.uint64)
-            s_lo = np.array([k[1] for k in ks], dtype=np.uint64)
+            ks = list(keys)
+            table, empty, slots = kp.build_table128(np.array([k[0] for k in ks], dtype=np.uint64),
+                                                    np.array([k[1] for k in ks], dtype=np.uint64))
+            pos = np.full(table.shape[0], -1, dtype=np.int32)  # slot -> position in cands
+            pos[slots] = np.arange(len(ks), dtype=np.int32)
             # An MD5 is its own key: one payload per key; longer digests keep (digest, payload) to confirm.
             cands = [keys[k][0][1] for k in ks] if n_digits == 32 else [keys[k] for k in ks]
-            self.tables[n_digits] = (s_hi, s_lo, kp.jump_table_hi16(s_hi), cands)
+            self.tables[n_digits] = (table, empty, pos, cands)
 
     def __len__(self) -> int:
         return self.n_digests
 
-    @staticmethod
-    def _keys(values: Sequence):
-
+    def _probe(self, values: Sequence) -> tuple[np.ndarray, np.ndarray]:
+        """``(slot, n_digits)`` per query: slot in the table of its digest length or -1; 0 digits when invalid."""
+        (t32, e32, _, _), (t40, e40, _, _), (t64, e64, _, _) = (self.tables[d] for d in (32, 40, 64))
         data = joined_lines(values, check=False)
-        if data is not None:
-            hi, lo, nd, valid, ok = kp.hex_keys_lines(data, len(values))
+        if data is not None:  # every item is a str: one buffer, one fused parse + probe pass
+            slot, nd, ok = kp.probe_hex_lines(data, len(values), t32, e32, t40, e40, t64, e64)
             if ok:
-                return hi, lo, nd, valid
+                return slot, nd
         r = to_ragged_bytes([v if isinstance(v, (str, bytes)) else None for v in values])
-        return kp.hex_keys(r.data, r.offsets)
+        hi, lo, nd, valid = kp.hex_keys(r.data, r.offsets)
+        slot = np.full(len(values), -1, dtype=np.int64)
+        for n_digits, (table, empty, _, _) in self.tables.items():
+            found = kp.probe_hex_keys(hi, lo, nd, valid, n_digits, table, empty)
+            slot = np.where(found >= 0, found, slot)
+        return slot, np.where(valid, nd, 0).astype(np.int8)
 
     def find(self, values: Sequence) -> list:
         """Per query, the payload of the digest it equals (by default the normalised digest), or None."""
@@ -515,17 +576,18 @@ class HashIndex:
         out: list = [None] * n
         if n == 0:
             return out
-        hi, lo, nd, valid = self._keys(values)
-        for n_digits, (s_hi, s_lo, jump, cands) in self.tables.items():
-            if not s_hi.size:
+        slot, nd = self._probe(values)
+        hits = np.flatnonzero(slot >= 0)
+        for n_digits, (_, _, pos, cands) in self.tables.items():
+            sel = hits[nd[hits] == n_digits]
+            if not sel.size:
                 continue
-            pos = kp.lookup_hex128(hi, lo, nd, valid, n_digits, s_hi, s_lo, jump)
-            hits = np.flatnonzero(pos >= 0)
+            positions = pos[slot[sel]].tolist()
             if n_digits == 32:
-                for i, p in zip(hits.tolist(), pos[hits].tolist()):
+                for i, p in zip(sel.tolist(), positions):
                     out[i] = cands[p]
                 continue
-            for i, p in zip(hits.tolist(), pos[hits].tolist()):
+            for i, p in zip(sel.tolist(), positions):
                 v = values[i]
                 text = (v.decode("ascii", "replace") if isinstance(v, bytes) else v).strip().lower()
                 for digest, pl in cands[p]:
@@ -535,16 +597,11 @@ class HashIndex:
 
     def contains(self, values: Sequence) -> np.ndarray:
         """Boolean mask: is the query a known digest (fully vectorised for MD5 and 128-bit prefixes)."""
-
-        n = len(values)
-        out = np.zeros(n, dtype=bool)
-        if n == 0:
-            return out
-        hi, lo, nd, valid = self._keys(values)
-        for n_digits, (s_hi, s_lo, jump, _) in self.tables.items():
-            if s_hi.size:
-                out |= kp.lookup_hex128(hi, lo, nd, valid, n_digits, s_hi, s_lo, jump) >= 0
-        if len(self.tables[40][0]) or len(self.tables[64][0]):
+        if len(values) == 0:
+            return np.zeros(0, dtype=bool)
+        slot, nd = self._probe(values)
+        out = slot >= 0
+        if len(self.tables[40][3]) or len(self.tables[64][3]):
             long_hits = np.flatnonzero(out & (nd > 32))
             if long_hits.size:
                 confirmed = self.find([values[i] for i in long_hits.tolist()])
