@@ -25,10 +25,8 @@ fragment and gives an empty path ``/``.
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
 import re
-import sys
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -218,36 +216,9 @@ def normalize_indicator(kind: str, value, *, where: str | None = None):
         raise InvalidItemError(None, f"{where + ': ' if where else ''}{exc}", value) from None
 
 
-def _ascii_data_offset() -> int | None:
-    """Offset of the characters of a compact ASCII ``str`` from its address (CPython), checked once; else None."""
-    if sys.implementation.name != "cpython":
-        return None
-    try:
-        probe = "\n".join(["secml_detect", "ascii probe"])
-        offset = sys.getsizeof("") - 1  # the struct, without the trailing NUL
-        raw = (ctypes.c_char * len(probe)).from_address(id(probe) + offset)
-        return offset if raw.raw == probe.encode("ascii") else None
-    except Exception:  # pragma: no cover - any surprise: use the copying path
-        return None
-
-
-_ASCII_OFFSET = _ascii_data_offset()
-
-
 def _str_bytes(text: str) -> np.ndarray:
-    """Read-only ``uint8`` array of the UTF-8 bytes of ``text``.
-
-    For an ASCII ``str`` on CPython the array views the string's own
-    characters (no copy; the array keeps the string alive), else it is
-    ``text.encode()``. Copying a joined column of a million items costs
-    ~14-33 MB of fresh pages, several ms on a loaded machine.
-    """
-    if _ASCII_OFFSET is not None and type(text) is str and text.isascii() and len(text) > 4096:
-        raw = (ctypes.c_uint8 * len(text)).from_address(id(text) + _ASCII_OFFSET)
-        raw._owner = text  # keep the string alive as long as the array
-        out = np.frombuffer(raw, dtype=np.uint8)
-    else:
-        out = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    """Read-only ``uint8`` array of the UTF-8 bytes of ``text``."""
+    out = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
     out.flags.writeable = False
     return out
 
