@@ -16,6 +16,11 @@ as a miss). Lower is better.
 * ByteFrequencyModel on HTTP parameter attacks (bundled sample; threshold at
   FPR 1% of held-out normal values): URL-encoding, double encoding, base64,
   case toggling, SQL comment insertion, padding with normal text.
+* ProtocolAnomalyModel on the same attacks wrapped into HTTP requests
+  (threshold at FPR 1% of held-out normal requests), same transformations.
+* File polyglots and disguises (prefix padding, a zip appended to a JPEG,
+  NUL padding, truncation) are the FileTypeDetector robustness suite: see
+  its section and ``tests/test_filetype.py``.
 """
 
 from __future__ import annotations
@@ -107,7 +112,30 @@ def payload_suite():
     model = ByteFrequencyModel().fit(normal[:300])
     held = np.sort(model.threat_score(normal[300:]))
     threshold = held[int(np.ceil(0.99 * len(held))) - 1]
-    transforms = {
+    transforms = payload_transforms(normal)
+    return evasion_rate(model.threat_score, attacks, transforms, threshold)
+
+
+def protocol_suite():
+    from secml_detect import ProtocolAnomalyModel
+    from secml_detect.datasets.http import http_requests_from_values, load_http_params_sample
+
+    values, kinds, labels = load_http_params_sample()
+    normal = [v for v, y in zip(values, labels) if y == 0]
+    attacks = [v for v, y in zip(values, labels) if y == 1]
+    model = ProtocolAnomalyModel().fit(http_requests_from_values(normal[:300], normal[:300], seed=1))
+
+    def score(batch):
+        # Each attack value is wrapped into a request of its own, placed reproducibly.
+        return model.threat_score(http_requests_from_values(batch, normal[:300], seed=7))
+
+    held = np.sort(model.threat_score(http_requests_from_values(normal[300:], normal[:300], seed=2)))
+    threshold = held[int(np.ceil(0.99 * len(held))) - 1]
+    return evasion_rate(score, attacks, payload_transforms(normal), threshold)
+
+
+def payload_transforms(normal):
+    return {
         "URL-encode": lambda v: urllib.parse.quote(v, safe=""),
         "double URL-encode": lambda v: urllib.parse.quote(urllib.parse.quote(v, safe=""), safe=""),
         "base64": lambda v: base64.b64encode(v.encode()).decode(),
@@ -115,7 +143,6 @@ def payload_suite():
         "SQL comments": lambda v: v.replace(" ", "/**/"),
         "normal-text padding": lambda v: v + " " + " ".join(normal[:20]),
     }
-    return evasion_rate(model.threat_score, attacks, transforms, threshold)
 
 
 def main() -> None:
@@ -125,6 +152,7 @@ def main() -> None:
         ("SignatureMatcher (Tor exit list)", ip_suite()[0]),
         ("IPReputationClassifier", ip_suite()[1]),
         ("ByteFrequencyModel (HTTP params)", payload_suite()),
+        ("ProtocolAnomalyModel (HTTP requests)", protocol_suite()),
     ):
         for name, rate in rates.items():
             rows.append({"system": system, "task": name, "metric": "evasion rate", "value": rate})
