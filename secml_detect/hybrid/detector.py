@@ -91,9 +91,10 @@ class HybridDetector(BaseDetector):
     model_fpr : float, default=0.01
         Per-component false-positive rate on normal traffic at which an
         outlier model alone scores ``0.5`` in the unsupervised combination.
-    model_cap : float, default=0.9
-        Highest score a model alone can give in the unsupervised combination
-        (so only rules reach "critical" without analyst evidence).
+    model_cap : float, default=0.8
+        Highest score a model alone can give, below the "high" rule severity
+        (0.85): a model finding never outranks a high or critical rule hit,
+        and models rank everything else.
     label_prior : float, default=20.0
         Pseudo-count of the unsupervised combination when blending in the
         combiner learned from labels: with ``n`` labels the learned part has
@@ -148,7 +149,7 @@ class HybridDetector(BaseDetector):
         refit_components: bool = True,
         alert_threshold: float = 0.5,
         model_fpr: float = 0.01,
-        model_cap: float = 0.9,
+        model_cap: float = 0.8,
         label_prior: float = 20.0,
         suppression: float = 0.1,
         cidr_min_confirmations: int = 2,
