@@ -214,7 +214,8 @@ class TailCalibrator:
         out = np.interp(a, q, lv * top, left=0.0, right=top)
         above = a > q[-1]
         if np.any(above):
-            excess = (a[above] - q[-1]) / self.tail_scale_
+            with np.errstate(over="ignore"):  # an infinite excess maps to 1.0, as it should
+                excess = (a[above] - q[-1]) / self.tail_scale_
             out[above] = top + (1.0 - top) * (1.0 - np.exp(-excess))
         out[np.isnan(a)] = 1.0  # an unscorable item is treated as maximally suspicious
         return np.clip(out, 0.0, 1.0)
