@@ -31,6 +31,7 @@ docs: $(STAMP)
 	$(BIN)/python -m sphinx -E -W --keep-going -b html docs docs/_build/html
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,peers]'
 	$(BIN)/python benchmarks/run.py
 
 clean:
