@@ -23,3 +23,18 @@ def test_stream_scores_equal_batch_and_shift_bad_indices():
 def test_empty_stream():
     model = ByteFrequencyModel().fit(["a", "b"])
     assert list(iter_scores(model, iter([]))) == []
+
+
+def test_threaded_scores_equal_batch_and_report_whole_batch_indices():
+    from secml_detect import URLClassifier
+    from secml_detect.stream import threaded_scores
+
+    urls = [f"http://site{i}.example/page?id={i}" for i in range(300)] + ["http://login-verify.xyz/a"] * 30
+    clf = URLClassifier(n_features=2**12, random_state=0).fit(urls, [0] * 300 + [1] * 30)
+    batch = urls[:50] + [None] + urls[50:100]
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        got = threaded_scores(clf, batch, n_jobs=2, chunk_size=16)
+        expected = clf.threat_score(batch)
+    np.testing.assert_array_equal(got, expected)
+    assert any(isinstance(w.message, BadInputWarning) and w.message.indices == (50,) for w in rec)
