@@ -23,6 +23,7 @@ _LAZY: dict[str, str] = {
     "OutlierDetectorMixin": "secml_detect.base",
     "Explanation": "secml_detect.base",
     "Contribution": "secml_detect.base",
+    "TailCalibrator": "secml_detect.base",
     "save": "secml_detect.persistence",
     "load": "secml_detect.persistence",
     "InvalidItemError": "secml_detect.exceptions",

@@ -27,9 +27,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, OutlierMixin, TransformerMixin
 from sklearn.utils import metadata_routing
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .exceptions import BadInputWarning, InvalidItemError, InvalidParameterError
 
@@ -166,7 +166,7 @@ def handle_bad_items(
     )
 
 
-class TailCalibrator:
+class TailCalibrator(TransformerMixin, BaseEstimator):
     """Monotone map from an anomaly score to ``[0, 1]`` fitted on normal data.
 
     ``transform(a)`` is the share of the reference (normal, training) anomaly
@@ -175,12 +175,29 @@ class TailCalibrator:
     chosen false-positive rate maps to a known score. Beyond the largest
     reference score the output keeps growing towards 1 (an exponential tail
     with the scale of the upper reference quantiles), so the most anomalous
-    items stay ranked instead of all tying at 1.
+    items stay ranked instead of all tying at 1. NaN maps to 1.0 (an
+    unscorable item is treated as maximally suspicious).
+
+    It is the numeric core behind every outlier detector's ``threat_score``.
+    A 2-D ``X`` is calibrated column by column (a scikit-learn transformer);
+    a 1-D array is one column and comes back 1-D.
 
     Parameters
     ----------
     n_quantiles : int, default=1000
-        How many quantiles of the reference scores to keep.
+        How many quantiles of the reference scores to keep per column.
+
+    Attributes
+    ----------
+    quantiles_ : list of ndarray
+        Reference quantiles per column.
+    levels_ : list of ndarray
+        Their levels in ``[0, 1]``.
+    n_reference_ : ndarray of int
+        Finite reference scores per column.
+    tail_scale_ : ndarray of float
+        Scale of the exponential tail per column.
+    n_features_in_ : int
 
     Examples
     --------
@@ -189,35 +206,70 @@ class TailCalibrator:
     [0.0, 0.5, 0.99, 1.0]
     """
 
+    _numeric_core = True
+
     def __init__(self, n_quantiles: int = 1000) -> None:
         self.n_quantiles = n_quantiles
 
-    def fit(self, anomaly_scores: np.ndarray) -> "TailCalibrator":
-        scores = np.asarray(anomaly_scores, dtype=np.float64)
-        scores = scores[np.isfinite(scores)]
-        if scores.size == 0:
-            raise InvalidParameterError("cannot calibrate on an empty set of finite scores")
-        n = scores.size
-        k = int(min(self.n_quantiles, n))
-        self.levels_ = np.linspace(0.0, 1.0, k) if k > 1 else np.array([0.0])
-        self.quantiles_ = np.quantile(scores, self.levels_) if k > 1 else np.array([scores[0]])
-        self.n_reference_ = n
-        spread = float(self.quantiles_[-1] - np.quantile(scores, 0.9))
-        self.tail_scale_ = spread if spread > 0 else max(abs(float(self.quantiles_[-1])), 1.0)
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _as_2d(self, X, reset: bool) -> tuple[np.ndarray, bool]:
+        one_d = isinstance(X, np.ndarray) and X.ndim == 1
+        if one_d and not reset and getattr(self, "n_features_in_", 1) != 1:
+            raise ValueError(f"Expected 2D array, got 1D array instead; fitted on {self.n_features_in_} columns. "
+                             "Reshape your data with array.reshape(-1, 1) or array.reshape(1, -1).")
+        X = np.asarray(X, dtype=np.float64).reshape(-1, 1) if one_d else X
+        # An empty batch is a valid thing to score (it gives an empty result), never to fit on.
+        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan",
+                          ensure_min_samples=1 if reset else 0)
+        return X, one_d
+
+    def fit(self, X, y=None) -> "TailCalibrator":
+        """Store the quantiles of each column's finite reference scores."""
+        if not (isinstance(self.n_quantiles, (int, np.integer)) and self.n_quantiles >= 2):
+            raise InvalidParameterError(f"n_quantiles must be an integer >= 2, got {self.n_quantiles!r}")
+        X, _ = self._as_2d(X, reset=True)
+        self.quantiles_, self.levels_ = [], []
+        n_ref, scales = [], []
+        for column in X.T:
+            scores = column[np.isfinite(column)]
+            if scores.size == 0:
+                raise InvalidParameterError("cannot calibrate on an empty set of finite scores")
+            k = int(min(self.n_quantiles, scores.size))
+            levels = np.linspace(0.0, 1.0, k) if k > 1 else np.array([0.0])
+            quantiles = np.quantile(scores, levels) if k > 1 else np.array([scores[0]])
+            spread = float(quantiles[-1] - np.quantile(scores, 0.9))
+            self.levels_.append(levels)
+            self.quantiles_.append(quantiles)
+            n_ref.append(scores.size)
+            scales.append(spread if spread > 0 else max(abs(float(quantiles[-1])), 1.0))
+        self.n_reference_ = np.array(n_ref)
+        self.tail_scale_ = np.array(scales)
         return self
 
-    def transform(self, anomaly_scores: np.ndarray) -> np.ndarray:
-        a = np.asarray(anomaly_scores, dtype=np.float64)
-        q, lv = self.quantiles_, self.levels_
+    def transform(self, X) -> np.ndarray:
+        """Calibrated scores in ``[0, 1]``, same shape as ``X``."""
+        check_is_fitted(self)
+        X, one_d = self._as_2d(X, reset=False)
+        out = np.empty_like(X)
+        for j in range(X.shape[1]):
+            out[:, j] = self._column(X[:, j], j)
+        return out[:, 0] if one_d else out
+
+    def _column(self, a: np.ndarray, j: int) -> np.ndarray:
+        q, lv = self.quantiles_[j], self.levels_[j]
         # Map so that the reference maximum corresponds to 1 - 1/(n+1).
-        top = 1.0 - 1.0 / (self.n_reference_ + 1)
+        top = 1.0 - 1.0 / (self.n_reference_[j] + 1)
         out = np.interp(a, q, lv * top, left=0.0, right=top)
         above = a > q[-1]
         if np.any(above):
             with np.errstate(over="ignore"):  # an infinite excess maps to 1.0, as it should
-                excess = (a[above] - q[-1]) / self.tail_scale_
+                excess = (a[above] - q[-1]) / self.tail_scale_[j]
             out[above] = top + (1.0 - top) * (1.0 - np.exp(-excess))
-        out[np.isnan(a)] = 1.0  # an unscorable item is treated as maximally suspicious
+        out[np.isnan(a)] = 1.0
         return np.clip(out, 0.0, 1.0)
 
 
