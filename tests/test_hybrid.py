@@ -227,6 +227,7 @@ def test_unlabelled_classifier_waits_then_learns_from_analyst_verdicts(tmp_path)
     bad = [{"domain": f"login-verify-{i}.account-secure.xyz", "payload": "id=1' OR 1=1 --"} for i in range(20)]
     good = [{"domain": f"shop{i}.example.com", "payload": '{"json":1}'} for i in range(300, 320)]
     assert np.isnan(hd._component_scores(bad[:1])[0][0, 1])  # the waiting classifier does not vote
+    hd.alerts([{"domain": f"shop{i}.example.com"} for i in range(1000, 1400)])  # ordinary traffic seen first
     alerts = hd.alerts(bad + good, threshold=0.0)
     hd.feedback([a.alert_id for a in alerts], ["malicious" if a.index < 20 else "benign" for a in alerts])
     assert hd.pending_ == set()
@@ -234,3 +235,18 @@ def test_unlabelled_classifier_waits_then_learns_from_analyst_verdicts(tmp_path)
     assert unseen[0] > 0.5 > unseen[1]
     save(hd, tmp_path / "hd.smd")
     np.testing.assert_array_equal(load(tmp_path / "hd.smd").threat_score(bad[:3]), hd.threat_score(bad[:3]))
+
+
+def test_background_reservoir_is_bounded_and_only_kept_for_classifiers():
+    from secml_detect import URLClassifier
+
+    events = [{"domain": f"shop{i}.example.com"} for i in range(HybridDetector.BACKGROUND_SIZE + 500)]
+    anomaly_only = HybridDetector([("payload", ByteFrequencyModel(), "payload")]).fit(_normal_events(50))
+    anomaly_only.alerts(events)
+    assert anomaly_only.background_ == []  # nothing to teach: no reservoir is kept
+    with_clf = HybridDetector([("domain", URLClassifier(n_features=2**10, random_state=0), "domain")],
+                              random_state=0).fit(events[:10])
+    with_clf.alerts(events)
+    assert len(with_clf.background_) == HybridDetector.BACKGROUND_SIZE and with_clf.n_seen_ == len(events)
+    late = sum(int(e["domain"][4:].split(".")[0]) >= HybridDetector.BACKGROUND_SIZE for e in with_clf.background_)
+    assert 0 < late < 500  # the reservoir also holds events from the end of the stream

@@ -125,6 +125,9 @@ class HybridDetector(BaseDetector):
         Classifier components still waiting for labels of both classes.
     feedback_labels_ : dict
         Analyst-labelled values collected for pending classifiers.
+    background_ : list of dict
+        A uniform reservoir of events seen by :meth:`alerts`, used as
+        presumed-benign examples for classifiers trained on verdicts only.
 
     Examples
     --------
@@ -138,6 +141,10 @@ class HybridDetector(BaseDetector):
 
     fallback_threat_score = 1.0
     MAX_ALERT_LOG = 100_000
+    #: Events kept as presumed-benign background for classifiers trained on verdicts.
+    BACKGROUND_SIZE = 2_000
+    #: Presumed-benign background events added per analyst label.
+    BACKGROUND_RATIO = 1
     #: Labelled events of each class a component needs before the learned combiner weighs it.
     MIN_LABELS_PER_CLASS = 20
 
@@ -209,7 +216,7 @@ class HybridDetector(BaseDetector):
         if labels is not None and len(labels) != len(rows):
             raise InvalidParameterError(f"y has {len(labels)} labels for {len(rows)} events")
         self.components_, self.columns_ = {}, {}
-        self.pending_, self.feedback_labels_ = set(), {}
+        self.pending_, self.feedback_labels_, self.verdict_trained_ = set(), {}, set()
         for name, detector, column in self.components:
             est = copy.deepcopy(detector) if not self.refit_components else clone(detector)
             self.columns_[name] = column
@@ -222,6 +229,7 @@ class HybridDetector(BaseDetector):
             matcher = copy.deepcopy(self.signatures)
             self.signatures_ = matcher if hasattr(matcher, "rules_") else matcher.fit(rows)
         self.feedback_, self.promoted_, self.alert_log_ = [], [], {}
+        self.background_, self.n_seen_ = [], 0
         self.suppressed_ = set()
         self.labelled_scores_ = np.zeros((0, len(self.components_)))
         self.labelled_y_ = np.zeros(0)
@@ -327,6 +335,7 @@ class HybridDetector(BaseDetector):
         """
         check_is_fitted(self, "components_")
         rows = self._rows(events)
+        self._sample_background(rows)
         scores, rule_scores, hits = self._component_scores(rows)
         final = self._combine(rows, scores, rule_scores)
         final[self._last_bad] = self.fallback_threat_score
@@ -352,6 +361,33 @@ class HybridDetector(BaseDetector):
             ))
             self._log_alert(alert_id, rows[i])
         return out
+
+    def _sample_background(self, rows: list[dict]) -> None:
+        """Keep a uniform reservoir of the events seen by :meth:`alerts` (Algorithm R).
+
+        A classifier that learns only from analyst verdicts sees the top of the
+        queue, which makes its probabilities too high on ordinary traffic; a
+        few reservoir events serve as presumed-benign examples (malicious
+        events are rare in traffic as a whole).
+        """
+        if not self.pending_ and not any(is_classifier(e) for e in self.components_.values()):
+            return
+        rng = np.random.RandomState((self.n_seen_ + (self.random_state or 0)) % 2**32)
+        for row in rows:
+            self.n_seen_ += 1
+            if len(self.background_) < self.BACKGROUND_SIZE:
+                self.background_.append(_storable(row))
+            else:
+                k = rng.randint(self.n_seen_)
+                if k < self.BACKGROUND_SIZE:
+                    self.background_[k] = _storable(row)
+
+    def _background_values(self, column: str, n: int, seed: int) -> list:
+        pool = [row[column] for row in self.background_ if column in row]
+        if not pool or n <= 0:
+            return []
+        pick = np.random.RandomState(seed % 2**32).choice(len(pool), size=min(n, len(pool)), replace=False)
+        return [pool[i] for i in pick]
 
     def _log_alert(self, alert_id: str, row: dict) -> None:
         if len(self.alert_log_) >= self.MAX_ALERT_LOG:
@@ -468,16 +504,26 @@ class HybridDetector(BaseDetector):
                         est.partial_fit(normal)
 
     def _teach_classifier(self, name: str, est, values: list, y: np.ndarray) -> None:
-        """Analyst labels for a classifier: first fit once both classes are seen, then partial_fit."""
+        """Analyst labels for a classifier: first fit once both classes are seen, then partial_fit.
+
+        A classifier that learned only from verdicts also gets
+        ``BACKGROUND_RATIO`` presumed-benign events from the background
+        reservoir per label (see :meth:`_sample_background`).
+        """
+        column = self.columns_[name]
         if name in self.pending_:
             seen_values, seen_y = self.feedback_labels_.setdefault(name, ([], []))
             seen_values.extend(values)
             seen_y.extend(int(v) for v in y)
             if len(set(seen_y)) == 2:
-                est.fit(seen_values, np.array(seen_y))
+                extra = self._background_values(column, self.BACKGROUND_RATIO * len(seen_y), len(self.feedback_))
+                est.fit(list(seen_values) + extra, np.r_[np.array(seen_y), np.zeros(len(extra), dtype=int)])
                 self.pending_.discard(name)
+                self.verdict_trained_.add(name)
         elif hasattr(est, "partial_fit"):
-            est.partial_fit(values, y)
+            extra = (self._background_values(column, self.BACKGROUND_RATIO * len(values), len(self.feedback_))
+                     if name in self.verdict_trained_ else [])
+            est.partial_fit(list(values) + extra, np.r_[y, np.zeros(len(extra), dtype=int)])
 
     def _refit_combiner(self) -> None:
         """Learn how to combine the components that have labels of both classes."""
