@@ -88,18 +88,24 @@ def threaded_scores(detector: Any, items, *, n_jobs: int | None = -1, chunk_size
     items = list(items)
     starts = list(range(0, len(items), chunk_size))
     score = getattr(detector, method)
-
-    def run(start):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", BadInputWarning)
-            return np.asarray(score(items[start:start + chunk_size])), [
-                start + i for w in caught if isinstance(w.message, BadInputWarning) for i in w.message.indices]
-
-    with ThreadPoolExecutor(max_workers=effective_n_jobs(n_jobs)) as pool:
-        parts = list(pool.map(run, starts))
-    bad = [i for _, idx in parts for i in idx]
-    if bad:
+    # Warning filters are process-wide, so only this thread touches them.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BadInputWarning)
+        with ThreadPoolExecutor(max_workers=effective_n_jobs(n_jobs)) as pool:
+            parts = list(pool.map(lambda start: np.asarray(score(items[start:start + chunk_size])), starts))
+    for w in caught:
+        if not isinstance(w.message, BadInputWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if any(isinstance(w.message, BadInputWarning) for w in caught):
+        # A warning's indices are relative to a chunk it does not name: find them chunk by chunk
+        # (only when there were bad items, which are rare).
+        bad = []
+        for start in starts:
+            with warnings.catch_warnings(record=True) as chunk_caught:
+                warnings.simplefilter("always", BadInputWarning)
+                score(items[start:start + chunk_size])
+            bad += [start + i for w in chunk_caught if isinstance(w.message, BadInputWarning) for i in w.message.indices]
         warnings.warn(BadInputWarning(f"{len(bad)} item(s) scored with the fallback score: indices "
                                       + ", ".join(map(str, bad[:10])) + (" ..." if len(bad) > 10 else ""), bad),
                       stacklevel=2)
-    return np.concatenate([p for p, _ in parts]) if parts else np.zeros(0)
+    return np.concatenate(parts) if parts else np.zeros(0)
