@@ -56,7 +56,7 @@ import numpy as np  # noqa: E402
 from sklearn.ensemble import IsolationForest  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from _common import best_of, measure, write_result  # noqa: E402
+from _common import best_of, cpu_seconds, measure, write_result  # noqa: E402
 from secml_detect import ByteFrequencyModel  # noqa: E402
 from secml_detect._kernels.bytes import byte_histograms  # noqa: E402
 from secml_detect._ragged import to_ragged_bytes  # noqa: E402
@@ -70,13 +70,8 @@ from secml_detect.protocol import ProtocolAnomalyModel  # noqa: E402
 
 def cpu_rate(fn, n: int, repeat: int = 3) -> float:
     """Items per CPU-second of ``fn`` (best of ``repeat``): the one-core rate, robust to a busy machine."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
-        fn()
-        best = min(best, time.process_time() - start)
-    return n / best if best > 0 else float("inf")
+    seconds = cpu_seconds(fn, repeat)
+    return n / seconds if seconds > 0 else float("inf")
 
 
 def detection_at_fpr(y, scores, fpr):

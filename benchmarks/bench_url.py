@@ -34,7 +34,6 @@ token, straight into CSR) vs ``HashingVectorizer.transform`` (n-grams only); end
 from __future__ import annotations
 
 import sys
-import time
 import zlib
 
 import numpy as np
@@ -42,7 +41,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from _common import REPO_ROOT, measure, write_result
+from _common import REPO_ROOT, cpu_seconds, measure, write_result
 from secml_detect import URLClassifier, URLFeatures
 from secml_detect.datasets.urls import (load_c2_domains, load_iscx_urls, load_opendns_top, load_openphish,
                                         registered_domains)
@@ -52,21 +51,6 @@ import naive_url  # noqa: E402  (the pure-Python reference extractor)
 
 CUTOFF = np.datetime64("2026-01-01T00:00:00")
 PARAMS: dict = {}
-
-
-def cpu_seconds(fn, repeat: int = 3) -> float:
-    """Smallest CPU time of this process over ``repeat`` calls, after a warm-up call.
-
-    CPU time, not wall time: the benchmark machine is shared, and every
-    measured code path here runs on one thread.
-    """
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
-        fn()
-        best = min(best, time.process_time() - start)
-    return best
 
 
 def tpr_at_fpr(y, s, fpr):
