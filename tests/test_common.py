@@ -177,3 +177,26 @@ def test_numeric_cores_are_discovered():
                          expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}))
 def test_sklearn_compatible_numeric_core(estimator, check):
     check(estimator)
+
+
+HOSTILE_ITEMS = [None, object(), float("nan"), b"\xff\xfe\x00" * 100, "\ud800", "x" * 100_000, 12345, [], {}]
+
+
+@pytest.mark.parametrize("cls", DETECTORS, ids=ids)
+def test_hostile_items_in_fit_and_scoring(cls):
+    """fit and threat_score with hostile items mixed in: a clear secml_detect error, or a full-length result."""
+    from secml_detect.exceptions import SecmlDetectError
+
+    est, data = _make(cls)
+    if data["X"] is None:  # learns nothing from data (e.g. rules)
+        est.fit(None)
+    else:
+        X = list(data["X"]) + HOSTILE_ITEMS
+        y = None if data["y"] is None else list(data["y"]) + [list(data["y"])[0]] * len(HOSTILE_ITEMS)
+        try:
+            _fit(est, {"X": X, "y": y})
+        except SecmlDetectError:
+            _fit(est, data)  # refused with a clear error; score with a model fitted on clean data
+    batch = list(data["X_test"]) + HOSTILE_ITEMS
+    scores = _scores(est, batch)
+    assert scores.shape == (len(batch),) and np.all(np.isfinite(scores)) and np.all((scores >= 0) & (scores <= 1))
