@@ -40,9 +40,19 @@ COLUMNS = [("system", "system"), ("task", "task"), ("metric", "metric"), ("value
            ("items_per_s", "items/s"), ("peak_mem_mb", "peak MB"), ("ratio_to_peer", "ratio")]
 
 
+# The hybrid detector first (the point of the library), then detectors, then hardening and scale.
+ORDER = ["bench_hybrid_efficacy", "bench_signatures", "bench_signatures_sigma", "bench_url", "bench_ip",
+         "bench_filetype", "bench_protocol", "bench_sequence", "bench_payl", "bench_evasion", "bench_fuzz",
+         "bench_stream_memory", "bench_dask"]
+
+
+def _section_order(path: Path) -> tuple:
+    return (ORDER.index(path.stem) if path.stem in ORDER else len(ORDER), path.stem)
+
+
 def render() -> str:
     parts = [HEADER]
-    for path in sorted((HERE / "results").glob("*.json")):
+    for path in sorted((HERE / "results").glob("*.json"), key=_section_order):
         result = json.loads(path.read_text())
         parts.append(f"\n## {result['title']}\n")
         parts.append(f"Machine: {result.get('machine', '?')}; measured {result.get('date', '?')}; "
