@@ -7,6 +7,8 @@
   labelled sequences (for example malware families).
 * :class:`SequenceKNNModel`: novelty of a whole trace, its distance to the
   nearest normal traces over TF-IDF n-gram vectors.
+* :func:`select_order` / :func:`heldout_log_loss`: the n-gram order chosen
+  from normal sequences only, by held-out surprise per call.
 * :class:`ProcessBaseline`: learned allow-lists of processes and network
   destinations per deployment / container, observed then locked.
 """
@@ -15,5 +17,7 @@ from .baseline import ProcessBaseline
 from .classifier import APICallSequenceClassifier
 from .knn import SequenceKNNModel
 from .ngram import APICallSequenceModel
+from .selection import heldout_log_loss, select_order
 
-__all__ = ["APICallSequenceModel", "APICallSequenceClassifier", "ProcessBaseline", "SequenceKNNModel"]
+__all__ = ["APICallSequenceModel", "APICallSequenceClassifier", "ProcessBaseline", "SequenceKNNModel", "heldout_log_loss",
+           "select_order"]
