@@ -28,7 +28,7 @@ import numpy as np
 
 from .detector import HybridDetector
 
-__all__ = ["ReplayDay", "ReplayResult", "efficacy_at_budget", "replay_efficacy", "plot_efficacy"]
+__all__ = ["ReplayDay", "ReplayResult", "efficacy_at_budget", "top_k_outcome", "replay_efficacy", "plot_efficacy"]
 
 STRATEGIES = ("rules only", "models only", "hybrid", "hybrid + feedback")
 
@@ -49,6 +49,8 @@ class ReplayResult:
     false_alerts: dict[str, np.ndarray]
     detected_at_threshold: dict[str, np.ndarray] = field(default_factory=dict)
     false_at_threshold: dict[str, np.ndarray] = field(default_factory=dict)
+    detected_in_top: dict[str, np.ndarray] = field(default_factory=dict)
+    false_in_top: dict[str, np.ndarray] = field(default_factory=dict)
     promoted: int = 0
     feedback_labels: int = 0
     settings: dict = field(default_factory=dict)
@@ -62,6 +64,8 @@ class ReplayResult:
                 "false_alerts": {k: v.tolist() for k, v in self.false_alerts.items()},
                 "detected_at_threshold": {k: v.tolist() for k, v in self.detected_at_threshold.items()},
                 "false_at_threshold": {k: v.tolist() for k, v in self.false_at_threshold.items()},
+                "detected_in_top": {k: v.tolist() for k, v in self.detected_in_top.items()},
+                "false_in_top": {k: v.tolist() for k, v in self.false_in_top.items()},
                 "promoted": self.promoted, "feedback_labels": self.feedback_labels, "settings": self.settings}
 
 
@@ -84,6 +88,24 @@ def efficacy_at_budget(scores: np.ndarray, y: np.ndarray, budget: int) -> tuple[
     false_so_far = np.cumsum(y[order] == 0)
     within = order[false_so_far <= budget]
     return float(y[within].sum() / n_bad), int((y[within] == 0).sum())
+
+
+def top_k_outcome(scores: np.ndarray, y: np.ndarray, k: int) -> tuple[int, int]:
+    """True and false alerts among the ``k`` highest-scored events (the analyst's daily budget).
+
+    Only events with a positive score are alerts; ties keep table order.
+
+    Examples
+    --------
+    >>> top_k_outcome(np.array([0.9, 0.8, 0.7, 0.0]), np.array([1, 0, 1, 1]), k=2)
+    (1, 1)
+    >>> top_k_outcome(np.array([0.9, 0.8, 0.7, 0.0]), np.array([1, 0, 1, 1]), k=10)
+    (2, 1)
+    """
+    order = np.argsort(-scores, kind="stable")[:k]
+    order = order[scores[order] > 0]
+    hits = int(np.asarray(y)[order].sum())
+    return hits, len(order) - hits
 
 
 def _indicators(events: Sequence[dict], columns: dict[str, str]) -> dict[str, list[str]]:
@@ -151,10 +173,17 @@ def replay_efficacy(
     false_alerts = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
     detected_thr = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
     false_thr = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
+    detected_top = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
+    false_top = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
     threshold = models.alert_threshold
     rules = None
     n_feedback = 0
+    shuffle = np.random.RandomState(params["random_state"])
     for t, day in enumerate(days):
+        # Shuffled, because ties keep table order: a day listed attacks-first would credit every
+        # tie (say, a saturated classifier at the model cap) to the detector.
+        order = shuffle.permutation(len(day.events))
+        day = ReplayDay(day.label, [day.events[i] for i in order], np.asarray(day.y)[order])
         if t % update_every == 0 or rules is None:
             # The feed published at day t holds what was known update_delay days earlier.
             # malicious_by_day[0] is the history, [d + 1] is day d.
@@ -168,10 +197,14 @@ def replay_efficacy(
             "hybrid": hybrid.threat_score(day.events),
             "hybrid + feedback": learner.threat_score(day.events),
         }
+        # The budget metric ranks what the shared feed does not already flag: the new threats
+        # an analyst's k daily reviews are for (the feed's hits are the same for every strategy).
+        new = scores["rules only"] <= 0
         for name, s in scores.items():
             efficacy[name][t], false_alerts[name][t] = efficacy_at_budget(s, day.y, alert_budget)
             detected_thr[name][t] = int(((s >= threshold) & (day.y == 1)).sum())
             false_thr[name][t] = int(((s >= threshold) & (day.y == 0)).sum())
+            detected_top[name][t], false_top[name][t] = top_k_outcome(s[new], day.y[new], analyst_k)
         # After today's scoring the analyst reviews the top alerts that no rule explains
         # (rule hits are already known threats).
         top = [a for a in learner.alerts(day.events, threshold=0.0, explain=False) if not a.rules][:analyst_k]
@@ -186,7 +219,7 @@ def replay_efficacy(
                 "analyst_k": analyst_k, "history_events": len(history.events),
                 "events_per_day": float(np.mean([len(d.events) for d in days])) if days else 0.0}
     return ReplayResult([d.label for d in days], efficacy, false_alerts, detected_thr, false_thr,
-                        len(learner.promoted_), n_feedback, settings)
+                        detected_top, false_top, len(learner.promoted_), n_feedback, settings)
 
 
 def plot_efficacy(result: ReplayResult, path=None, *, title: str = "Detection efficacy over time"):
