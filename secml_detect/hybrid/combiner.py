@@ -39,25 +39,10 @@ __all__ = ["combiner_features", "unsupervised_model_part", "combine", "blend_wei
 ANCHOR = 0.5
 
 
-#: Scores are clipped to [LOGIT_EPS, 1 - LOGIT_EPS] before the logit.
-LOGIT_EPS = 1e-6
-
-
 def combiner_features(model_scores: np.ndarray) -> np.ndarray:
-    """Features the learned combiner sees: component score logits (0 when missing) and missing flags.
-
-    On the logit scale the logistic regression is Platt scaling of each
-    component, and an over-confident classifier (probabilities of 1e-30 and
-    1 - 1e-12) still ranks by its margin instead of saturating at 0 and 1.
-
-    Examples
-    --------
-    >>> combiner_features(np.array([[0.5, np.nan]])).tolist()
-    [[0.0, 0.0, 0.0, 1.0]]
-    """
+    """Features the learned combiner sees: component scores (0 when missing) and missing flags."""
     present = ~np.isnan(model_scores)
-    p = np.clip(np.where(present, model_scores, 0.5), LOGIT_EPS, 1 - LOGIT_EPS)
-    return np.hstack([np.log(p / (1 - p)), (~present).astype(float)])
+    return np.hstack([np.where(present, model_scores, 0.0), (~present).astype(float)])
 
 
 def unsupervised_model_part(model_scores: np.ndarray, is_outlier: np.ndarray, model_cap: float,

@@ -126,8 +126,15 @@ class HybridDetector(BaseDetector):
     feedback_labels_ : dict
         Analyst-labelled values collected for pending classifiers.
     background_ : list of dict
-        A uniform reservoir of events seen by :meth:`alerts`, used as
-        presumed-benign examples for classifiers trained on verdicts only.
+        A uniform reservoir of the events seen by :meth:`alerts` that no rule
+        fired on, used as presumed-benign examples for classifiers trained on
+        verdicts only and for the learned combiner.
+    labelled_scores_, labelled_y_ : ndarray
+        What the learned combiner is fitted on: component scores of labelled
+        events (taken before feedback taught the components those events)
+        and their labels.
+    labelled_presumed_ : ndarray of bool
+        Which of them are presumed-benign reservoir events, not verdicts.
 
     Examples
     --------
@@ -373,7 +380,8 @@ class HybridDetector(BaseDetector):
         A classifier that learns only from analyst verdicts sees the top of the
         queue, which makes its probabilities too high on ordinary traffic; a
         few reservoir events serve as presumed-benign examples (malicious
-        events are rare in traffic as a whole).
+        events are rare in traffic as a whole). The caller leaves out events
+        a rule fired on.
         """
         if not self.pending_ and not any(is_classifier(e) for e in self.components_.values()):
             return
@@ -459,7 +467,13 @@ class HybridDetector(BaseDetector):
           get it as a negative;
         * a malicious verdict is a positive for classifier components that
           support ``partial_fit`` (outlier profiles are left alone);
-        * the learned combiner is refitted on all labelled events.
+        * a classifier that learns from verdicts only (it had no labels of
+          both classes at ``fit``) also gets ``BACKGROUND_RATIO``
+          presumed-benign reservoir events per label, and is refitted on all
+          of them while they number fewer than ``REFIT_LIMIT``;
+        * the learned combiner is refitted on all labelled events (and the
+          presumed-benign ones), from the scores the components gave them
+          before this update: out-of-sample, hence calibrated.
         """
         check_is_fitted(self, "components_")
         if len(alert_ids) != len(verdicts):
@@ -497,7 +511,9 @@ class HybridDetector(BaseDetector):
         self._update_components(rows, labels_arr, background)
         self.labelled_scores_ = np.vstack([self.labelled_scores_, scores])
         self.labelled_y_ = np.r_[self.labelled_y_, labels_arr, np.zeros(len(background))]
-        self.labelled_presumed_ = np.r_[self.labelled_presumed_, np.zeros(len(rows), dtype=bool),
+        # getattr: detectors saved before presumed-benign events were marked have none.
+        presumed = getattr(self, "labelled_presumed_", np.zeros(len(self.labelled_y_) - len(batch), dtype=bool))
+        self.labelled_presumed_ = np.r_[presumed, np.zeros(len(rows), dtype=bool),
                                         np.ones(len(background), dtype=bool)]
         self._refit_combiner()
         return self

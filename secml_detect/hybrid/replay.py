@@ -15,7 +15,15 @@ Each simulated day compares four strategies on the same events:
 
 Efficacy of a day = share of that day's malicious events ranked above the
 point where the false alerts exceed ``alert_budget`` (only events with a
-positive score are alerts).
+positive score are alerts). AI^2's comparison, at the analyst's budget, is
+also kept: the true and false alerts among the day's top ``analyst_k`` of
+the events that the shared feed does not flag (``detected_in_top``,
+``false_in_top``; feed hits are the same for every strategy). So are the
+counts at the fixed alert threshold over all events
+(``detected_at_threshold``, ``false_at_threshold``).
+
+Each day's events are shuffled (seeded) before scoring: ties keep table
+order, and a day listed attacks first would credit every tie to the detector.
 """
 
 from __future__ import annotations
@@ -130,6 +138,7 @@ def replay_efficacy(
     analyst_k: int = 20,
     hybrid_params: dict | None = None,
     history_labels: bool = True,
+    promote: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ReplayResult:
     """Run the four strategies over ``days`` (see the module docstring).
@@ -150,6 +159,9 @@ def replay_efficacy(
         False starts unsupervised (AI^2's setting): the models see only the
         benign history events, without labels, so classifier components wait
         for analyst verdicts; the feed still holds the known malicious ones.
+    promote : bool, default=True
+        False leaves confirmed findings out of the signatures (an ablation:
+        what the models alone gain from the verdicts).
     """
     from ..signatures import SignatureMatcher
 
@@ -211,12 +223,13 @@ def replay_efficacy(
         if top:
             verdicts = ["malicious" if day.y[a.index] == 1 else "benign" for a in top]
             learner.feedback([a.alert_id for a in top], verdicts, events=[day.events[a.index] for a in top])
-            learner.promote(columns=promote_columns)
+            if promote:
+                learner.promote(columns=promote_columns)
             n_feedback += len(top)
         malicious_by_day.append([e for e, label in zip(day.events, day.y) if label == 1])
         say(f"day {t + 1}/{len(days)} {day.label}: " + ", ".join(f"{k} {efficacy[k][t]:.2f}" for k in STRATEGIES))
     settings = {"history_labels": history_labels, "update_every": update_every, "update_delay": update_delay, "alert_budget": alert_budget,
-                "analyst_k": analyst_k, "history_events": len(history.events),
+                "analyst_k": analyst_k, "promote": promote, "history_events": len(history.events),
                 "events_per_day": float(np.mean([len(d.events) for d in days])) if days else 0.0}
     return ReplayResult([d.label for d in days], efficacy, false_alerts, detected_thr, false_thr,
                         detected_top, false_top, len(learner.promoted_), n_feedback, settings)
