@@ -287,3 +287,21 @@ def test_verdict_trained_scores_are_out_of_sample_and_ordinary_traffic_stays_low
     assert np.mean(fresh >= hd.alert_threshold) < 0.02 and np.median(fresh) < 0.2
     novel = hd.threat_score([{"domain": f"login-verify-9-{i}.account-secure.xyz"} for i in range(20)])
     assert np.median(novel) > np.quantile(fresh, 0.99)
+
+
+def test_verdict_trained_classifier_switches_to_online_updates_past_the_refit_limit():
+    hd = _verdict_learner()
+    hd.REFIT_LIMIT = 100  # instance override, to reach it with few labels
+    hd.alerts([{"domain": f"shop{i}.example.com"} for i in range(1000, 1400)])
+    probe = [{"domain": "login-verify-x.account-secure.xyz"}]
+    stored = []
+    for day in range(3):
+        bad = [{"domain": f"login-verify-{day}-{i}.account-secure.xyz"} for i in range(15)]
+        good = [{"domain": f"cdn{day}-{i}.static-assets.net"} for i in range(15)]
+        alerts = hd.alerts(bad + good, threshold=0.0)
+        before = hd.components_["domain"].threat_score([probe[0]["domain"]]) if day else None
+        hd.feedback([a.alert_id for a in alerts], ["malicious" if a.index < 15 else "benign" for a in alerts])
+        stored.append("domain" in hd.feedback_labels_)
+        if day == 2:  # past the limit: updated by partial_fit, still learning
+            assert hd.components_["domain"].threat_score([probe[0]["domain"]]) != before
+    assert stored == [True, False, False]  # 60 labels refit; at 120 the store is dropped
