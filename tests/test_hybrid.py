@@ -250,3 +250,58 @@ def test_background_reservoir_is_bounded_and_only_kept_for_classifiers():
     assert len(with_clf.background_) == HybridDetector.BACKGROUND_SIZE and with_clf.n_seen_ == len(events)
     late = sum(int(e["domain"][4:].split(".")[0]) >= HybridDetector.BACKGROUND_SIZE for e in with_clf.background_)
     assert 0 < late < 500  # the reservoir also holds events from the end of the stream
+
+
+def _verdict_learner():
+    from secml_detect import SignatureMatcher, URLClassifier
+
+    rules = SignatureMatcher(indicators={"domain": ["known-bad.example"]})
+    normal = [{"domain": f"shop{i}.example.com", "payload": e["payload"]} for i, e in enumerate(_normal_events(200))]
+    return HybridDetector([("payload", ByteFrequencyModel(), "payload"),
+                           # alpha: the SGD default (1e-5) is unstable on a hundred labels
+                           ("domain", URLClassifier(n_features=2**12, alpha=1e-4, random_state=0), "domain")],
+                          rules, random_state=0).fit(normal)
+
+
+def test_reservoir_keeps_rule_hits_out_of_presumed_benign_background():
+    hd = _verdict_learner()
+    hd.alerts([{"domain": "known-bad.example"}] * 50 + [{"domain": f"shop{i}.example.com"} for i in range(50)])
+    assert len(hd.background_) == 50 and all(row["domain"] != "known-bad.example" for row in hd.background_)
+
+
+def test_verdict_trained_scores_are_out_of_sample_and_ordinary_traffic_stays_low():
+    hd = _verdict_learner()
+    ordinary = [{"domain": f"shop{i}.example.com"} for i in range(1000, 1600)]
+    hd.alerts(ordinary[:400])  # traffic seen: the presumed-benign reservoir
+    for day in range(3):
+        bad = [{"domain": f"login-verify-{day}-{i}.account-secure.xyz"} for i in range(15)]
+        good = [{"domain": f"cdn{day}-{i}.static-assets.net"} for i in range(15)]
+        alerts = hd.alerts(bad + good, threshold=0.0)
+        hd.feedback([a.alert_id for a in alerts], ["malicious" if a.index < 15 else "benign" for a in alerts])
+        if day == 0:
+            # The classifier was fitted by this very batch, so it gave no score to learn from.
+            assert np.isnan(hd.labelled_scores_[:, 1]).all()
+    assert hd.labelled_presumed_.sum() == 90 and (hd.labelled_y_[hd.labelled_presumed_] == 0).all()
+    assert hd.combiner_ is not None and hd.supervised_[1]
+    fresh = hd.threat_score(ordinary[400:])          # never labelled, never in the reservoir
+    assert np.mean(fresh >= hd.alert_threshold) < 0.02 and np.median(fresh) < 0.2
+    novel = hd.threat_score([{"domain": f"login-verify-9-{i}.account-secure.xyz"} for i in range(20)])
+    assert np.median(novel) > np.quantile(fresh, 0.99)
+
+
+def test_verdict_trained_classifier_switches_to_online_updates_past_the_refit_limit():
+    hd = _verdict_learner()
+    hd.REFIT_LIMIT = 100  # instance override, to reach it with few labels
+    hd.alerts([{"domain": f"shop{i}.example.com"} for i in range(1000, 1400)])
+    probe = [{"domain": "login-verify-x.account-secure.xyz"}]
+    stored = []
+    for day in range(3):
+        bad = [{"domain": f"login-verify-{day}-{i}.account-secure.xyz"} for i in range(15)]
+        good = [{"domain": f"cdn{day}-{i}.static-assets.net"} for i in range(15)]
+        alerts = hd.alerts(bad + good, threshold=0.0)
+        before = hd.components_["domain"].threat_score([probe[0]["domain"]]) if day else None
+        hd.feedback([a.alert_id for a in alerts], ["malicious" if a.index < 15 else "benign" for a in alerts])
+        stored.append("domain" in hd.feedback_labels_)
+        if day == 2:  # past the limit: updated by partial_fit, still learning
+            assert hd.components_["domain"].threat_score([probe[0]["domain"]]) != before
+    assert stored == [True, False, False]  # 60 labels refit; at 120 the store is dropped

@@ -126,8 +126,15 @@ class HybridDetector(BaseDetector):
     feedback_labels_ : dict
         Analyst-labelled values collected for pending classifiers.
     background_ : list of dict
-        A uniform reservoir of events seen by :meth:`alerts`, used as
-        presumed-benign examples for classifiers trained on verdicts only.
+        A uniform reservoir of the events seen by :meth:`alerts` that no rule
+        fired on, used as presumed-benign examples for classifiers trained on
+        verdicts only and for the learned combiner.
+    labelled_scores_, labelled_y_ : ndarray
+        What the learned combiner is fitted on: component scores of labelled
+        events (taken before feedback taught the components those events)
+        and their labels.
+    labelled_presumed_ : ndarray of bool
+        Which of them are presumed-benign reservoir events, not verdicts.
 
     Examples
     --------
@@ -147,6 +154,8 @@ class HybridDetector(BaseDetector):
     BACKGROUND_RATIO = 1
     #: Labelled events of each class a component needs before the learned combiner weighs it.
     MIN_LABELS_PER_CLASS = 20
+    #: Labels below which a classifier trained on verdicts is refitted on all of them each round.
+    REFIT_LIMIT = 5_000
 
     def __init__(
         self,
@@ -233,6 +242,7 @@ class HybridDetector(BaseDetector):
         self.suppressed_ = set()
         self.labelled_scores_ = np.zeros((0, len(self.components_)))
         self.labelled_y_ = np.zeros(0)
+        self.labelled_presumed_ = np.zeros(0, dtype=bool)
         self.combiner_ = None
         self.supervised_ = np.zeros(len(self.components_), dtype=bool)
         if labels is not None:
@@ -240,6 +250,7 @@ class HybridDetector(BaseDetector):
             scores, _, _ = self._component_scores([rows[i] for i in np.flatnonzero(known)], rules=False)
             self.labelled_scores_ = scores
             self.labelled_y_ = labels[known]
+            self.labelled_presumed_ = np.zeros(len(self.labelled_y_), dtype=bool)
             self._refit_combiner()
         return self
 
@@ -335,8 +346,9 @@ class HybridDetector(BaseDetector):
         """
         check_is_fitted(self, "components_")
         rows = self._rows(events)
-        self._sample_background(rows)
         scores, rule_scores, hits = self._component_scores(rows)
+        # Events a rule fired on are known threats, not presumed-benign background.
+        self._sample_background([row for row, r in zip(rows, rule_scores) if r <= 0])
         final = self._combine(rows, scores, rule_scores)
         final[self._last_bad] = self.fallback_threat_score
         cut = self.alert_threshold if threshold is None else threshold
@@ -368,7 +380,8 @@ class HybridDetector(BaseDetector):
         A classifier that learns only from analyst verdicts sees the top of the
         queue, which makes its probabilities too high on ordinary traffic; a
         few reservoir events serve as presumed-benign examples (malicious
-        events are rare in traffic as a whole).
+        events are rare in traffic as a whole). The caller leaves out events
+        a rule fired on.
         """
         if not self.pending_ and not any(is_classifier(e) for e in self.components_.values()):
             return
@@ -382,12 +395,14 @@ class HybridDetector(BaseDetector):
                 if k < self.BACKGROUND_SIZE:
                     self.background_[k] = _storable(row)
 
-    def _background_values(self, column: str, n: int, seed: int) -> list:
-        pool = [row[column] for row in self.background_ if column in row]
-        if not pool or n <= 0:
+    def _background_rows(self, n_labels: int, seed: int) -> list[dict]:
+        """``BACKGROUND_RATIO`` presumed-benign reservoir events per label, when a classifier learns from verdicts."""
+        n = self.BACKGROUND_RATIO * n_labels
+        if n <= 0 or not self.background_ or not any(self._learns_from_verdicts(c) for c in self.components_):
             return []
-        pick = np.random.RandomState(seed % 2**32).choice(len(pool), size=min(n, len(pool)), replace=False)
-        return [pool[i] for i in pick]
+        pick = np.random.RandomState(seed % 2**32).choice(len(self.background_), size=min(n, len(self.background_)),
+                                                          replace=False)
+        return [self.background_[i] for i in pick]
 
     def _log_alert(self, alert_id: str, row: dict) -> None:
         if len(self.alert_log_) >= self.MAX_ALERT_LOG:
@@ -452,7 +467,13 @@ class HybridDetector(BaseDetector):
           get it as a negative;
         * a malicious verdict is a positive for classifier components that
           support ``partial_fit`` (outlier profiles are left alone);
-        * the learned combiner is refitted on all labelled events.
+        * a classifier that learns from verdicts only (it had no labels of
+          both classes at ``fit``) also gets ``BACKGROUND_RATIO``
+          presumed-benign reservoir events per label, and is refitted on all
+          of them while they number fewer than ``REFIT_LIMIT``;
+        * the learned combiner is refitted on all labelled events (and the
+          presumed-benign ones), from the scores the components gave them
+          before this update: out-of-sample, hence calibrated.
         """
         check_is_fitted(self, "components_")
         if len(alert_ids) != len(verdicts):
@@ -481,14 +502,23 @@ class HybridDetector(BaseDetector):
             else:
                 self.suppressed_.discard(fingerprint)
         labels_arr = np.array(labels)
-        self._update_components(rows, labels_arr)
-        scores, _, _ = self._component_scores(rows, rules=False)
+        # Presumed-benign reservoir events join the verdicts as negatives (see _background_rows).
+        background = self._background_rows(len(rows), len(self.feedback_))
+        batch = rows + background
+        # Scores taken *before* the components learn this batch are out-of-sample: the combiner
+        # learns calibrated weights from them, not from scores of events a classifier just memorised.
+        scores, _, _ = self._component_scores(batch, rules=False)
+        self._update_components(rows, labels_arr, background)
         self.labelled_scores_ = np.vstack([self.labelled_scores_, scores])
-        self.labelled_y_ = np.r_[self.labelled_y_, labels_arr]
+        self.labelled_y_ = np.r_[self.labelled_y_, labels_arr, np.zeros(len(background))]
+        # getattr: detectors saved before presumed-benign events were marked have none.
+        presumed = getattr(self, "labelled_presumed_", np.zeros(len(self.labelled_y_) - len(batch), dtype=bool))
+        self.labelled_presumed_ = np.r_[presumed, np.zeros(len(rows), dtype=bool),
+                                        np.ones(len(background), dtype=bool)]
         self._refit_combiner()
         return self
 
-    def _update_components(self, rows: list[dict], labels: np.ndarray) -> None:
+    def _update_components(self, rows: list[dict], labels: np.ndarray, background: list[dict] = ()) -> None:
         for name, est in self.components_.items():
             idx, values = column_values(rows, self.columns_[name])
             if not idx:
@@ -497,33 +527,43 @@ class HybridDetector(BaseDetector):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if is_classifier(est):
-                    self._teach_classifier(name, est, values, y.astype(int))
+                    extra = column_values(list(background), self.columns_[name])[1] if self._learns_from_verdicts(name) else []
+                    self._teach_classifier(name, est, list(values) + extra,
+                                           np.r_[y.astype(int), np.zeros(len(extra), dtype=int)])
                 elif is_outlier_detector(est) and hasattr(est, "partial_fit"):
                     normal = [v for v, label in zip(values, y) if label == 0]
                     if normal:
                         est.partial_fit(normal)
 
-    def _teach_classifier(self, name: str, est, values: list, y: np.ndarray) -> None:
-        """Analyst labels for a classifier: first fit once both classes are seen, then partial_fit.
+    def _learns_from_verdicts(self, name: str) -> bool:
+        return name in self.pending_ or name in self.verdict_trained_
 
-        A classifier that learned only from verdicts also gets
-        ``BACKGROUND_RATIO`` presumed-benign events from the background
-        reservoir per label (see :meth:`_sample_background`).
+    def _teach_classifier(self, name: str, est, values: list, y: np.ndarray) -> None:
+        """Analyst labels for a classifier: first fit once both classes are seen, then updates.
+
+        A classifier that learns only from verdicts is refitted on all of
+        them (with the presumed-benign events that came with them) while
+        they number fewer than ``REFIT_LIMIT``, and updated by
+        ``partial_fit`` after that. While labels are few the refit is cheap,
+        and it keeps class weights in step with the labels: weights fixed by
+        a first batch of one confirmed alert among many negatives would keep
+        pushing ordinary events up round after round.
         """
-        column = self.columns_[name]
-        if name in self.pending_:
+        if name in self.pending_ or name in self.feedback_labels_:
             seen_values, seen_y = self.feedback_labels_.setdefault(name, ([], []))
             seen_values.extend(values)
             seen_y.extend(int(v) for v in y)
-            if len(set(seen_y)) == 2:
-                extra = self._background_values(column, self.BACKGROUND_RATIO * len(seen_y), len(self.feedback_))
-                est.fit(list(seen_values) + extra, np.r_[np.array(seen_y), np.zeros(len(extra), dtype=int)])
-                self.pending_.discard(name)
-                self.verdict_trained_.add(name)
+            if len(set(seen_y)) < 2:
+                return
+            if len(seen_y) < self.REFIT_LIMIT or not hasattr(est, "partial_fit"):
+                est.fit(list(seen_values), np.array(seen_y))
+            else:
+                est.partial_fit(list(values), y)
+                del self.feedback_labels_[name]  # from now on updated online only
+            self.pending_.discard(name)
+            self.verdict_trained_.add(name)
         elif hasattr(est, "partial_fit"):
-            extra = (self._background_values(column, self.BACKGROUND_RATIO * len(values), len(self.feedback_))
-                     if name in self.verdict_trained_ else [])
-            est.partial_fit(list(values) + extra, np.r_[y, np.zeros(len(extra), dtype=int)])
+            est.partial_fit(list(values), y)
 
     def _refit_combiner(self) -> None:
         """Learn how to combine the components that have labels of both classes."""
@@ -531,6 +571,7 @@ class HybridDetector(BaseDetector):
         present = ~np.isnan(self.labelled_scores_)
         # A component joins the learned combination once it has enough labels of each class;
         # a handful of confirmed alerts would otherwise re-weight it on anecdotes.
+        # Presumed-benign reservoir events count as negatives: they stand for ordinary traffic.
         counts = [np.bincount(y[present[:, j]].astype(int), minlength=2) for j in range(present.shape[1])]
         self.supervised_ = np.array([c.min() >= self.MIN_LABELS_PER_CLASS for c in counts], dtype=bool)
         rows = present[:, self.supervised_].any(axis=1)

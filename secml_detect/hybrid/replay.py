@@ -15,7 +15,15 @@ Each simulated day compares four strategies on the same events:
 
 Efficacy of a day = share of that day's malicious events ranked above the
 point where the false alerts exceed ``alert_budget`` (only events with a
-positive score are alerts).
+positive score are alerts). AI^2's comparison, at the analyst's budget, is
+also kept: the true and false alerts among the day's top ``analyst_k`` of
+the events that the shared feed does not flag (``detected_in_top``,
+``false_in_top``; feed hits are the same for every strategy). So are the
+counts at the fixed alert threshold over all events
+(``detected_at_threshold``, ``false_at_threshold``).
+
+Each day's events are shuffled (seeded) before scoring: ties keep table
+order, and a day listed attacks first would credit every tie to the detector.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import numpy as np
 
 from .detector import HybridDetector
 
-__all__ = ["ReplayDay", "ReplayResult", "efficacy_at_budget", "replay_efficacy", "plot_efficacy"]
+__all__ = ["ReplayDay", "ReplayResult", "efficacy_at_budget", "top_k_outcome", "replay_efficacy", "plot_efficacy"]
 
 STRATEGIES = ("rules only", "models only", "hybrid", "hybrid + feedback")
 
@@ -49,6 +57,8 @@ class ReplayResult:
     false_alerts: dict[str, np.ndarray]
     detected_at_threshold: dict[str, np.ndarray] = field(default_factory=dict)
     false_at_threshold: dict[str, np.ndarray] = field(default_factory=dict)
+    detected_in_top: dict[str, np.ndarray] = field(default_factory=dict)
+    false_in_top: dict[str, np.ndarray] = field(default_factory=dict)
     promoted: int = 0
     feedback_labels: int = 0
     settings: dict = field(default_factory=dict)
@@ -62,6 +72,8 @@ class ReplayResult:
                 "false_alerts": {k: v.tolist() for k, v in self.false_alerts.items()},
                 "detected_at_threshold": {k: v.tolist() for k, v in self.detected_at_threshold.items()},
                 "false_at_threshold": {k: v.tolist() for k, v in self.false_at_threshold.items()},
+                "detected_in_top": {k: v.tolist() for k, v in self.detected_in_top.items()},
+                "false_in_top": {k: v.tolist() for k, v in self.false_in_top.items()},
                 "promoted": self.promoted, "feedback_labels": self.feedback_labels, "settings": self.settings}
 
 
@@ -86,6 +98,24 @@ def efficacy_at_budget(scores: np.ndarray, y: np.ndarray, budget: int) -> tuple[
     return float(y[within].sum() / n_bad), int((y[within] == 0).sum())
 
 
+def top_k_outcome(scores: np.ndarray, y: np.ndarray, k: int) -> tuple[int, int]:
+    """True and false alerts among the ``k`` highest-scored events (the analyst's daily budget).
+
+    Only events with a positive score are alerts; ties keep table order.
+
+    Examples
+    --------
+    >>> top_k_outcome(np.array([0.9, 0.8, 0.7, 0.0]), np.array([1, 0, 1, 1]), k=2)
+    (1, 1)
+    >>> top_k_outcome(np.array([0.9, 0.8, 0.7, 0.0]), np.array([1, 0, 1, 1]), k=10)
+    (2, 1)
+    """
+    order = np.argsort(-scores, kind="stable")[:k]
+    order = order[scores[order] > 0]
+    hits = int(np.asarray(y)[order].sum())
+    return hits, len(order) - hits
+
+
 def _indicators(events: Sequence[dict], columns: dict[str, str]) -> dict[str, list[str]]:
     out: dict[str, set] = {kind: set() for kind in columns}
     for event in events:
@@ -108,6 +138,7 @@ def replay_efficacy(
     analyst_k: int = 20,
     hybrid_params: dict | None = None,
     history_labels: bool = True,
+    promote: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> ReplayResult:
     """Run the four strategies over ``days`` (see the module docstring).
@@ -128,6 +159,9 @@ def replay_efficacy(
         False starts unsupervised (AI^2's setting): the models see only the
         benign history events, without labels, so classifier components wait
         for analyst verdicts; the feed still holds the known malicious ones.
+    promote : bool, default=True
+        False leaves confirmed findings out of the signatures (an ablation:
+        what the models alone gain from the verdicts).
     """
     from ..signatures import SignatureMatcher
 
@@ -151,10 +185,17 @@ def replay_efficacy(
     false_alerts = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
     detected_thr = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
     false_thr = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
+    detected_top = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
+    false_top = {s: np.zeros(len(days), dtype=int) for s in STRATEGIES}
     threshold = models.alert_threshold
     rules = None
     n_feedback = 0
+    shuffle = np.random.RandomState(params["random_state"])
     for t, day in enumerate(days):
+        # Shuffled, because ties keep table order: a day listed attacks-first would credit every
+        # tie (say, a saturated classifier at the model cap) to the detector.
+        order = shuffle.permutation(len(day.events))
+        day = ReplayDay(day.label, [day.events[i] for i in order], np.asarray(day.y)[order])
         if t % update_every == 0 or rules is None:
             # The feed published at day t holds what was known update_delay days earlier.
             # malicious_by_day[0] is the history, [d + 1] is day d.
@@ -168,25 +209,30 @@ def replay_efficacy(
             "hybrid": hybrid.threat_score(day.events),
             "hybrid + feedback": learner.threat_score(day.events),
         }
+        # The budget metric ranks what the shared feed does not already flag: the new threats
+        # an analyst's k daily reviews are for (the feed's hits are the same for every strategy).
+        new = scores["rules only"] <= 0
         for name, s in scores.items():
             efficacy[name][t], false_alerts[name][t] = efficacy_at_budget(s, day.y, alert_budget)
             detected_thr[name][t] = int(((s >= threshold) & (day.y == 1)).sum())
             false_thr[name][t] = int(((s >= threshold) & (day.y == 0)).sum())
+            detected_top[name][t], false_top[name][t] = top_k_outcome(s[new], day.y[new], analyst_k)
         # After today's scoring the analyst reviews the top alerts that no rule explains
         # (rule hits are already known threats).
         top = [a for a in learner.alerts(day.events, threshold=0.0, explain=False) if not a.rules][:analyst_k]
         if top:
             verdicts = ["malicious" if day.y[a.index] == 1 else "benign" for a in top]
             learner.feedback([a.alert_id for a in top], verdicts, events=[day.events[a.index] for a in top])
-            learner.promote(columns=promote_columns)
+            if promote:
+                learner.promote(columns=promote_columns)
             n_feedback += len(top)
         malicious_by_day.append([e for e, label in zip(day.events, day.y) if label == 1])
         say(f"day {t + 1}/{len(days)} {day.label}: " + ", ".join(f"{k} {efficacy[k][t]:.2f}" for k in STRATEGIES))
     settings = {"history_labels": history_labels, "update_every": update_every, "update_delay": update_delay, "alert_budget": alert_budget,
-                "analyst_k": analyst_k, "history_events": len(history.events),
+                "analyst_k": analyst_k, "promote": promote, "history_events": len(history.events),
                 "events_per_day": float(np.mean([len(d.events) for d in days])) if days else 0.0}
     return ReplayResult([d.label for d in days], efficacy, false_alerts, detected_thr, false_thr,
-                        len(learner.promoted_), n_feedback, settings)
+                        detected_top, false_top, len(learner.promoted_), n_feedback, settings)
 
 
 def plot_efficacy(result: ReplayResult, path=None, *, title: str = "Detection efficacy over time"):
