@@ -6,7 +6,7 @@ address, and addresses cluster in dirty neighbourhoods. Given a fitted
 :class:`~secml_detect.ip.IPReputationClassifier` (one column: its log-odds)
 or :class:`~secml_detect.ip.IPSpatialFeatures` (its spatial columns), this
 block scores the host of each IP-literal URL; every other row, and a
-numeric host that is not a valid address (``http://1.2.3/``), gets zeros.
+numeric host that the IP parser refuses (``http://999.1.2.3/``), gets zeros.
 
 Only the IP-literal rows are decoded to Python strings, so the block costs
 nothing on the (usual) batch without them.
@@ -80,7 +80,7 @@ def ip_block(ip_model, data: np.ndarray, spans: np.ndarray, ip_host: np.ndarray)
     >>> bg = [f"{a}.{b}.{c}.{d}" for a, b, c, d in rng.randint(1, 224, (200, 4))]
     >>> ipm = IPReputationClassifier(provider_ranges=None).fit(bad + bg, [1] * 59 + [0] * 200)
     >>> f = URLFeatures(n_features=16).fit()
-    >>> r = f.to_ragged(["http://203.0.113.200/a", "http://example.com/", "http://1.2.3/"])
+    >>> r = f.to_ragged(["http://203.0.113.200/a", "http://example.com/", "http://999.1.2.3/"])
     >>> lex, spans = f.lexical_ragged(r)
     >>> z = ip_block(ipm, r.data, spans, lex[:, f.feature_names_.index("ip_host")] > 0)
     >>> bool(z[0, 0] > 0), float(z[1, 0]), float(z[2, 0])

@@ -312,7 +312,7 @@ def test_ip_literal_hosts_use_the_ip_model(kind, tmp_path):
     # Non-IP hosts and numeric hosts that are not addresses get zero columns, no warnings.
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        scores = clf.threat_score(["https://www.news3.com/news", "http://1.2.3/", "http://[2001:db8::1]/a"])
+        scores = clf.threat_score(["https://www.news3.com/news", "http://999.1.2.3/", "http://[2001:db8::1]/a"])
     assert np.all(np.isfinite(scores))
     path = tmp_path / "url_ip.smd"
     save(clf, path)
