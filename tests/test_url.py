@@ -273,3 +273,67 @@ def test_registered_domains_for_group_splits():
                               "localhost", ""])
     assert got == ["example.com", "example.com", "azurewebsites.net", "10.0.0.1", "localhost", ""]
     assert registered_domains(["t.azurewebsites.net"], private=True) == ["t.azurewebsites.net"]
+
+
+def _ip_setup():
+    from secml_detect.ip import IPReputationClassifier, IPSpatialFeatures
+
+    rng = np.random.RandomState(3)
+    # The IP model knows two dirty /24s; the URL training data shows only the first.
+    listed = [f"203.0.113.{i}" for i in range(1, 200, 2)] + [f"198.51.100.{i}" for i in range(1, 200, 2)]
+    background = [f"{a}.{b}.{c}.{d}" for a, b, c, d in rng.randint(1, 224, (800, 4))]
+    labels = [1] * len(listed) + [0] * len(background)
+    words = ["news", "shop", "blog", "maps"]
+    ben = ([f"http://{a}.{b}.{c}.{d}/{words[rng.randint(4)]}" for a, b, c, d in rng.randint(1, 224, (80, 4))]
+           + [f"https://www.{w}{i}.com/{w}" for i in range(20) for w in words])
+    mal = ([f"http://203.0.113.{rng.randint(1, 255)}/{words[rng.randint(4)]}" for _ in range(80)]
+           + [f"http://{w}-login{i}.xyz/verify.php" for i in range(20) for w in words])
+    models = {"classifier": IPReputationClassifier(provider_ranges=None).fit(listed + background, labels),
+              "spatial": IPSpatialFeatures(provider_ranges=None).fit(listed + background, labels)}
+    return models, ben + mal, [0] * len(ben) + [1] * len(mal)
+
+
+@pytest.mark.parametrize("kind", ["classifier", "spatial"])
+def test_ip_literal_hosts_use_the_ip_model(kind, tmp_path):
+    from secml_detect._url_ip import ip_block_names
+
+    models, X, y = _ip_setup()
+    plain = URLClassifier(**SMALL).fit(X, y)
+    clf = URLClassifier(**SMALL, ip_model=models[kind]).fit(X, y)
+    assert clf.feature_names_[-len(ip_block_names(models[kind])):] == ip_block_names(models[kind])
+    # Addresses of the second dirty /24 never appear in the URL training data.
+    unseen_bad = [f"http://198.51.100.{i}/news" for i in range(2, 200, 9)]
+    clean = [f"http://{a}.{b}.{c}.{d}/news" for a, b, c, d in np.random.RandomState(9).randint(1, 224, (22, 4))]
+    s_plain, s_ip = plain.threat_score(unseen_bad + clean), clf.threat_score(unseen_bad + clean)
+    n = len(unseen_bad)
+    y_eval = [1] * n + [0] * len(clean)
+    assert roc_auc_score(y_eval, s_ip) > max(0.9, roc_auc_score(y_eval, s_plain))
+    assert np.mean(s_ip[:n]) > np.mean(s_plain[:n])
+    # Non-IP hosts and numeric hosts that are not addresses get zero columns, no warnings.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = clf.threat_score(["https://www.news3.com/news", "http://999.1.2.3/", "http://[2001:db8::1]/a"])
+    assert np.all(np.isfinite(scores))
+    path = tmp_path / "url_ip.smd"
+    save(clf, path)
+    assert np.allclose(load(path).threat_score(unseen_bad + clean), s_ip)
+    names = [c.name for e in clf.explain(unseen_bad[:3], top_k=8) for c in e.contributions]
+    assert any(name.startswith("ip_") for name in names)
+
+
+def test_ip_model_must_be_a_fitted_ip_model():
+    from sklearn.base import clone
+
+    from secml_detect.ip import IPReputationClassifier
+
+    X, y = _toy()
+    with pytest.raises(InvalidParameterError, match="ip_model"):
+        URLClassifier(**SMALL, ip_model="10.0.0.0/8").fit(X, y)
+    with pytest.raises(InvalidParameterError, match="fitted"):
+        URLClassifier(**SMALL, ip_model=IPReputationClassifier()).fit(X, y)
+    models, Xi, yi = _ip_setup()
+    fitted = URLClassifier(**SMALL, ip_model=models["classifier"]).fit(Xi, yi)
+    with pytest.raises(InvalidParameterError, match="clone"):
+        clone(fitted).fit(Xi, yi)
+    online = URLClassifier(**SMALL, ip_model=models["classifier"]).partial_fit(Xi, yi)
+    assert online.feature_names_[-1] == "ip_reputation_logodds"
