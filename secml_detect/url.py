@@ -106,20 +106,38 @@ def _suffix_tables(private: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=8)
-def _token_table(tokens: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _token_table(tokens: tuple) -> tuple[np.ndarray, ...]:
+    """Suspicious tokens as the kernel reads them (see :func:`~secml_detect._kernels.url.url_lexical`).
+
+    Tokens are found by their first two (lower-cased) bytes: a bit set of the
+    pairs that start a token (8 KiB, stays in cache) and, for those pairs,
+    a bucket listing the tokens to compare; a one-byte token belongs to the
+    buckets of every pair it starts.
+    """
     toks = sorted({t.lower().encode("utf-8") for t in tokens if t})
-    toks.sort(key=lambda t: t[0])
     r = to_ragged_bytes(toks)
-    first = np.zeros(257, dtype=np.int64)
-    pair = np.zeros(65536, dtype=np.bool_)
-    for t in toks:
-        first[t[0] + 1] += 1
-        if len(t) == 1:
-            pair[t[0] * 256 : t[0] * 256 + 256] = True
-        else:
-            pair[t[0] * 256 + t[1]] = True
-    np.cumsum(first, out=first)
-    return r.data, r.offsets, first, pair
+    members: dict[int, list[int]] = {}
+    for t_id, t in enumerate(toks):
+        pairs = range(t[0] * 256, t[0] * 256 + 256) if len(t) == 1 else (t[0] * 256 + t[1],)
+        for pair in pairs:
+            members.setdefault(pair, []).append(t_id)
+    bits = np.zeros(8192, dtype=np.uint8)
+    bucket = np.zeros(65536, dtype=np.uint16)
+    bucket_ids: dict[tuple, int] = {}
+    bucket_start = [0, 0]  # bucket 0: no tokens
+    bucket_tokens: list[int] = []
+    for pair, ids in members.items():
+        bits[pair >> 3] |= 1 << (pair & 7)
+        key = tuple(ids)
+        if key not in bucket_ids:
+            if len(bucket_start) > 65536:
+                raise InvalidParameterError("too many distinct suspicious-token prefixes")
+            bucket_ids[key] = len(bucket_start) - 1
+            bucket_tokens.extend(ids)
+            bucket_start.append(len(bucket_tokens))
+        bucket[pair] = bucket_ids[key]
+    return (r.data, r.offsets, bits, bucket, np.array(bucket_start, dtype=np.int64),
+            np.array(bucket_tokens, dtype=np.int64))
 
 
 def _to_ragged(X, max_len: int) -> RaggedArray:

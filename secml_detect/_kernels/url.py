@@ -172,30 +172,50 @@ def _xlogx(c):
 
 
 @njit
-def _entropy(data, start, stop, counts):
-    """Shannon entropy (bits per byte) ``(n log2 n - sum_b c_b log2 c_b) / n``.
+def _entropy_of_histogram(counts, seen, n_seen, n):
+    """Shannon entropy (bits per byte) ``(n log2 n - sum_b c_b log2 c_b) / n`` of a span of ``n`` bytes.
 
-    ``c log2 c`` comes from the :data:`XLOGX` table (no logarithm per byte
-    value); the sum runs over byte values in order of first occurrence.
+    ``counts`` holds the span's byte histogram and ``seen[:n_seen]`` its
+    distinct bytes in order of first occurrence (the order of the sum); ``c
+    log2 c`` comes from the :data:`XLOGX` table (no logarithm per byte value).
+    ``counts`` is reset to zero.
     """
-    for k in range(start, stop):
-        counts[data[k]] += 1
-    return _entropy_counted(data, start, stop, counts)
+    acc = 0.0
+    for j in range(n_seen):
+        b = seen[j]
+        acc += _xlogx(counts[b])
+        counts[b] = 0
+    if n <= 0:
+        return 0.0
+    return (_xlogx(n) - acc) / n
+
+
+@njit(inline="always")
+def _count_byte(b, counts, seen, n_seen):
+    """Add byte ``b`` to a histogram; returns the new number of distinct bytes (no branch)."""
+    seen[n_seen] = b
+    n_seen += counts[b] == 0
+    counts[b] += 1
+    return n_seen
 
 
 @njit
-def _entropy_counted(data, start, stop, counts):
-    """:func:`_entropy` when ``counts`` already holds the span's histogram (it is reset)."""
-    n = stop - start
-    if n <= 0:
-        return 0.0
-    acc = 0.0
-    for k in range(start, stop):
-        c = counts[data[k]]
-        if c > 0:
-            acc += _xlogx(c)
-            counts[data[k]] = 0
-    return (_xlogx(n) - acc) / n
+def _tokens_at(data, k, e, bucket, bucket_start, bucket_tokens, tok_data, tok_offsets):
+    """Tokens of ``bucket`` (all share the lower-cased bytes ``k, k + 1``) that occur at ``data[k:e]``."""
+    hits = 0
+    for j in range(bucket_start[bucket], bucket_start[bucket + 1]):
+        t = bucket_tokens[j]
+        ts = tok_offsets[t]
+        tl = tok_offsets[t + 1] - ts
+        if k + tl <= e:
+            ok = True
+            for m in range(2, tl):
+                if LOWER[data[k + m]] != tok_data[ts + m]:
+                    ok = False
+                    break
+            if ok:
+                hits += 1
+    return hits
 
 
 @njit
@@ -235,28 +255,51 @@ def _find_suffix(data, hs, he, sfx_table):
     return best
 
 
-@njit
-def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_pair):
+def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_bits, tok_bucket, bucket_start, bucket_tokens):
     """Lexical statistics of each URL and the spans of its host parts.
 
     Parameters
     ----------
     data, offsets : ragged ``uint8`` buffer of URLs (UTF-8 bytes).
     sfx_table : suffix hash table from :func:`build_suffix_table`.
-    tok_data, tok_offsets : ragged buffer of suspicious tokens (lower-case),
-        sorted by first byte; ``tok_first`` (257,) indexes tokens by first
-        byte; ``tok_pair`` (65536,) bool marks the first two bytes of tokens
-        (``256 * b0 + b1``; one-byte tokens mark every ``b1``).
+    tok_data, tok_offsets : ragged buffer of suspicious tokens (lower-case).
+    tok_bits : uint8 (8192,) bit set of the byte pairs ``256 * b0 + b1`` that
+        start a token (a one-byte token ``b0`` marks every ``b1``).
+    tok_bucket : uint16 (65536,) bucket of each pair; the tokens of bucket
+        ``j`` are ``bucket_tokens[bucket_start[j]:bucket_start[j + 1]]``.
 
     Returns
     -------
     feats : float64 (n, N_LEXICAL), columns :data:`LEXICAL_FEATURES`
     spans : int64 (n, 5), columns :data:`SPAN_FIELDS` (absolute positions in ``data``)
+
+    The outputs are allocated here, by numpy, not inside the kernel: numpy
+    asks for huge pages for large arrays, so writing a fresh (n, 49) array
+    takes a fraction of the page faults of numba's allocation.
     """
     n = offsets.shape[0] - 1
-    feats = np.zeros((n, N_LEXICAL), dtype=np.float64)
-    spans = np.zeros((n, 5), dtype=np.int64)
+    feats = np.empty((n, N_LEXICAL), dtype=np.float64)
+    spans = np.empty((n, 5), dtype=np.int64)
+    _url_lexical_into(data, offsets, sfx_table, tok_data, tok_offsets, tok_bits, tok_bucket, bucket_start,
+                      bucket_tokens, feats, spans)
+    return feats, spans
+
+
+@njit
+def _url_lexical_into(data, offsets, sfx_table, tok_data, tok_offsets, tok_bits, tok_bucket, bucket_start,
+                      bucket_tokens, feats, spans):
+    """:func:`url_lexical` writing every cell of ``feats`` and ``spans``.
+
+    Each URL is walked in few passes: one over the whole URL (byte histogram
+    and suspicious tokens; character classes, special characters and the
+    entropy then come from the histogram's distinct bytes), the parse of
+    scheme, authority, path and query, one over the host (shape, dots and its
+    histogram) and one over the registered label.
+    """
+    n = offsets.shape[0] - 1
     counts = np.zeros(256, dtype=np.int64)
+    seen = np.empty(256, dtype=np.uint8)
+    char_class = np.zeros(5, dtype=np.int64)
     special = np.zeros(10, dtype=np.int64)
     for i in range(n):
         s = offsets[i]
@@ -281,16 +324,18 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
                 is_https = True
         elif e - s >= 2 and data[s] == 47 and data[s + 1] == 47:
             a = s + 2
-        # --- authority
+        # --- authority (the host starts after its last '@')
         ae = a
-        while ae < e and data[ae] != 47 and data[ae] != 63 and data[ae] != 35 and data[ae] != 92:
-            ae += 1
         hs = a
         has_userinfo = False
-        for k in range(a, ae):
-            if data[k] == 64:
-                hs = k + 1
+        while ae < e:
+            b = data[ae]
+            if b == 47 or b == 63 or b == 35 or b == 92:
+                break
+            if b == 64:
+                hs = ae + 1
                 has_userinfo = True
+            ae += 1
         he = ae
         has_port = False
         port_nonstd = False
@@ -317,18 +362,36 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
             port_nonstd = not (digits and (val == 80 or val == 443))
         if he > hs and data[he - 1] == 46:
             he -= 1
-        # --- path / query / fragment
+        # --- path (with its shape) / query (with its parameters) / fragment
         q = ae
-        while q < e and data[q] != 63 and data[q] != 35:
+        depth = 0
+        dbl = 0
+        prev_slash = False
+        while q < e:
+            b = data[q]
+            if b == 63 or b == 35:
+                break
+            slash = b == 47 or b == 92
+            if slash:
+                depth += 1
+                if prev_slash:
+                    dbl += 1
+            prev_slash = slash
             q += 1
         path_len = q - ae
         query_len = 0
         frag_len = 0
+        n_params = 0
         if q < e and data[q] == 63:
             r = q + 1
+            seps = 0
             while r < e and data[r] != 35:
+                if data[r] == 38 or data[r] == 59:
+                    seps += 1
                 r += 1
             query_len = r - q - 1
+            if query_len > 0:
+                n_params = 1 + seps
             if r < e:
                 frag_len = e - r - 1
         elif q < e:
@@ -380,74 +443,53 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
         spans[i, 2] = sfx
         spans[i, 3] = ds
         spans[i, 4] = de
-        # --- whole-URL counts
-        n_digits = 0
-        n_letters = 0
-        n_upper = 0
-        n_special = 0
-        n_non_ascii = 0
-        special[:] = 0
-        bad_esc = 0
+        # --- whole URL: byte histogram and suspicious tokens in one pass
+        n_seen = 0
         n_tok = 0
+        lb = np.int64(LOWER[data[s]]) if s < e else 0
         for k in range(s, e):
-            b = data[k]
-            counts[b] += 1  # byte histogram of the URL, for its entropy below
-            cc = CHAR_CLASS[b]
-            if cc == 0:
-                n_digits += 1
-            elif cc == 1:
-                n_letters += 1
-            elif cc == 2:
-                n_letters += 1
-                n_upper += 1
-            elif cc == 3:
-                n_non_ascii += 1
-            else:
-                n_special += 1
-                sc = SPECIAL_INDEX[b]
-                if sc != 0:
-                    special[sc] += 1
-                    if sc == 6 and not (k + 2 < e and _is_hex(data[k + 1]) and _is_hex(data[k + 2])):
-                        bad_esc += 1
-            lb = LOWER[b]
-            nb = LOWER[data[k + 1]] if k + 1 < e else 0
-            if tok_pair[lb * 256 + nb]:
-                for t in range(tok_first[lb], tok_first[lb + 1]):
-                    ts = tok_offsets[t]
-                    tl = tok_offsets[t + 1] - ts
-                    if k + tl <= e:
-                        ok = True
-                        for m in range(1, tl):
-                            if LOWER[data[k + m]] != tok_data[ts + m]:
-                                ok = False
-                                break
-                        if ok:
-                            n_tok += 1
-        # --- path shape
-        depth = 0
-        dbl = 0
-        for k in range(ae, q):
-            if data[k] == 47 or data[k] == 92:
-                depth += 1
-                if k + 1 < q and (data[k + 1] == 47 or data[k + 1] == 92):
-                    dbl += 1
-        n_params = 0
-        if query_len > 0:
-            n_params = 1
-            for k in range(q + 1, q + 1 + query_len):
-                if data[k] == 38 or data[k] == 59:
-                    n_params += 1
-        # --- host shape
+            n_seen = _count_byte(data[k], counts, seen, n_seen)
+            nb = np.int64(LOWER[data[k + 1]]) if k + 1 < e else 0
+            pair = (lb << 8) | nb
+            if (tok_bits[pair >> 3] >> (pair & 7)) & 1:
+                n_tok += _tokens_at(data, k, e, tok_bucket[pair], bucket_start, bucket_tokens, tok_data, tok_offsets)
+            lb = nb
+        # character classes and special characters from the distinct bytes
+        char_class[:] = 0
+        special[:] = 0
+        acc = 0.0
+        for jj in range(n_seen):
+            b = seen[jj]
+            c = counts[b]
+            acc += _xlogx(c)
+            char_class[CHAR_CLASS[b]] += c
+            special[SPECIAL_INDEX[b]] += c
+            counts[b] = 0
+        url_entropy = (_xlogx(e - s) - acc) / (e - s) if e > s else 0.0
+        bad_esc = 0
+        if special[6] > 0:  # some '%': count those not followed by two hex digits
+            for k in range(s, e):
+                if data[k] == 37 and not (k + 2 < e and _is_hex(data[k + 1]) and _is_hex(data[k + 2])):
+                    bad_esc += 1
+        # --- host shape, subdomain / suffix dots and the host histogram in one pass
         h_dots = 0
         h_hyph = 0
         h_dig = 0
+        sub_depth = 0
+        sfx_dots = 0
         max_label = 0
         cur = 0
         puny = False
+        n_seen = 0
         for k in range(hs, he):
             b = data[k]
+            n_seen = _count_byte(b, counts, seen, n_seen)
             if b == 46:
                 h_dots += 1
+                if k < ds:
+                    sub_depth += 1
+                elif k >= sfx:
+                    sfx_dots += 1
                 cur = 0
             else:
                 cur += 1
@@ -459,17 +501,9 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
                         puny = True
                 elif 48 <= b <= 57:
                     h_dig += 1
-        sub_depth = 0
-        for k in range(hs, ds):
-            if data[k] == 46:
-                sub_depth += 1
-        sfx_labels = 0
-        if sfx < he:
-            sfx_labels = 1
-            for k in range(sfx, he):
-                if data[k] == 46:
-                    sfx_labels += 1
-        # --- registered label shape
+        host_entropy = _entropy_of_histogram(counts, seen, n_seen, he - hs)
+        sfx_labels = sfx_dots + 1 if sfx < he else 0
+        # --- registered label shape and histogram
         d_dig = 0
         d_hyph = 0
         run_d = 0
@@ -478,7 +512,9 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
         max_c = 0
         vowels = 0
         letters = 0
+        n_seen = 0
         for k in range(ds, de):
+            n_seen = _count_byte(data[k], counts, seen, n_seen)
             b = _lower(data[k])
             if 48 <= b <= 57:
                 d_dig += 1
@@ -501,16 +537,17 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
                     run_c = 0
                     if b == 45:
                         d_hyph += 1
+        domain_entropy = _entropy_of_histogram(counts, seen, n_seen, de - ds)
         f[0] = e - s
         f[1] = he - hs
         f[2] = path_len
         f[3] = query_len
         f[4] = frag_len
-        f[5] = n_digits
-        f[6] = n_letters
-        f[7] = n_upper
-        f[8] = n_special
-        f[9] = n_non_ascii
+        f[5] = char_class[0]
+        f[6] = char_class[1] + char_class[2]
+        f[7] = char_class[2]
+        f[8] = char_class[4]
+        f[9] = char_class[3]
         for c in range(9):
             f[10 + c] = special[c + 1]
         f[19] = n_params
@@ -529,9 +566,9 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
         f[32] = max_c
         f[33] = vowels / letters if letters > 0 else 0.0
         f[34] = max_label
-        f[35] = _entropy_counted(data, s, e, counts)
-        f[36] = _entropy(data, hs, he, counts)
-        f[37] = _entropy(data, ds, de, counts)
+        f[35] = url_entropy
+        f[36] = host_entropy
+        f[37] = domain_entropy
         f[38] = 1.0 if ip_host else 0.0
         f[39] = 1.0 if has_port else 0.0
         f[40] = 1.0 if port_nonstd else 0.0
@@ -543,7 +580,6 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
         f[46] = n_tok
         f[47] = bad_esc
         f[48] = 1.0 if (path_len <= 1 and query_len == 0 and frag_len == 0) else 0.0
-    return feats, spans
 
 
 # ---------------------------------------------------------------------------
