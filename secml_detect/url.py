@@ -250,8 +250,8 @@ class URLFeatures(TransformerMixin, BaseEstimator):
     @staticmethod
     def scale_lexical(lex: np.ndarray) -> np.ndarray:
         """``log1p`` of the count / length columns; ratios, entropies and flags as they are."""
-        out = lex.copy()
-        out[:, _COUNT_COLUMNS] = np.log1p(out[:, _COUNT_COLUMNS])
+        out = np.empty_like(lex, dtype=np.float64)
+        ku.log1p_columns(np.ascontiguousarray(lex, dtype=np.float64), _COUNT_COLUMNS, out)
         return out
 
     def csr(self, ragged: RaggedArray, spans: np.ndarray, dense: np.ndarray) -> sp.csr_matrix:
@@ -261,6 +261,31 @@ class URLFeatures(TransformerMixin, BaseEstimator):
             ragged.data, ragged.offsets, spans, np.ascontiguousarray(dense, dtype=np.float64), lo, hi,
             int(self.n_features), int(self.seed), float(self.domain_weight))
         return sp.csr_matrix((values, indices, indptr), shape=(len(ragged), dense.shape[1] + int(self.n_features)))
+
+    def url_ngrams(self, X) -> sp.csr_matrix:
+        """The URL's hashed char n-grams alone (no lexical columns, label grams or suffix token).
+
+        The same hashing as the n-gram block of :meth:`transform`, scaled to
+        unit norm over the URL grams: what ``HashingVectorizer(analyzer="char",
+        ngram_range=ngram_range, alternate_sign=False)`` computes, over the
+        lower-cased UTF-8 bytes (ASCII case folding) instead of characters.
+        Duplicate columns are kept (see Notes).
+
+        Examples
+        --------
+        >>> f = URLFeatures(n_features=2**10).fit()
+        >>> X = f.url_ngrams(["example.org"])
+        >>> X.shape, X.nnz  # 9 + 8 + 7 grams of 3, 4 and 5 bytes
+        ((1, 1024), 24)
+        """
+        check_is_fitted(self, "suffix_exact_")
+        ragged = self.to_ragged(X)
+        n = len(ragged)
+        lo, hi = (int(v) for v in self.ngram_range)
+        indptr, indices, values = ku.url_hashed_csr(
+            ragged.data, ragged.offsets, np.zeros((n, 5), dtype=np.int64), np.zeros((n, 0)), lo, hi,
+            int(self.n_features), int(self.seed), float(self.domain_weight), with_domain=False)
+        return sp.csr_matrix((values, indices, indptr), shape=(n, int(self.n_features)))
 
     def linear_scores(self, ragged: RaggedArray, spans: np.ndarray, dense: np.ndarray, coef: np.ndarray,
                       intercept: float) -> np.ndarray:

@@ -582,6 +582,28 @@ def _url_lexical_into(data, offsets, sfx_table, tok_data, tok_offsets, tok_bits,
         f[48] = 1.0 if (path_len <= 1 and query_len == 0 and frag_len == 0) else 0.0
 
 
+#: ``log1p(c)`` of the counts ``c < 4096`` (the lexical count columns are integers).
+LOG1P = np.log1p(np.arange(4096, dtype=np.float64))
+
+
+@njit
+def log1p_columns(x, columns, out):
+    """``out = x`` with ``log1p`` applied to the columns where ``columns`` (bool) is set.
+
+    One pass instead of numpy's gather, ``log1p`` and scatter; small whole
+    numbers read :data:`LOG1P`, others call ``log1p`` (the same C library
+    function numpy calls, so the results are numpy's).
+    """
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            v = x[i, j]
+            if columns[j]:
+                k = np.int64(v) if 0.0 <= v < 4096.0 else -1
+                out[i, j] = LOG1P[k] if k >= 0 and k == v else np.log1p(v)
+            else:
+                out[i, j] = v
+
+
 # ---------------------------------------------------------------------------
 # Hashed n-grams straight into CSR (or straight into a linear score)
 # ---------------------------------------------------------------------------
@@ -611,23 +633,24 @@ def _column(h, n_features):
 
 
 @njit
-def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domain_weight, cols, vals):
+def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domain_weight, with_domain, col0, value,
+               cols, vals, m):
     """Hashed block of one URL: ``(column, value)`` of every gram, duplicates kept.
 
     Gram hashes: FNV-1a 32 from ``OFFSET ^ seed`` over the gram's bytes, then
     one more FNV round with the gram length ``g`` (so the grams starting at one
-    position share their prefix work); column ``hash % n_features``.
+    position share their prefix work); column ``col0 + hash % n_features``.
 
     * URL grams: lower-cased ``data[s:e]``, lengths ``n_min..n_max``, seed
-      ``seed``, value 1;
-    * label grams: framed registered label, lengths 2..4, seed ``seed + 100``,
-      value ``domain_weight``;
-    * suffix token: the whole framed suffix, seed ``seed + 200``, value
-      ``domain_weight``.
+      ``seed``, value ``value``;
+    * when ``with_domain``, label grams: framed registered label, lengths
+      2..4, seed ``seed + 100``, value ``domain_weight * value``;
+    * and the suffix token: the whole framed suffix, seed ``seed + 200``,
+      value ``domain_weight * value``.
 
-    Writes ``cols[:m]``, ``vals[:m]`` and returns ``m``.
+    Writes ``cols[m:m_end]``, ``vals[m:m_end]`` (straight into the CSR arrays
+    or into a scratch row) and returns ``m_end``.
     """
-    m = 0
     for p in range(s, e):
         h = np.uint32(FNV32_OFFSET ^ np.uint32(seed))
         for g in range(1, n_max + 1):
@@ -635,9 +658,12 @@ def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domai
                 break
             h = np.uint32((h ^ np.uint32(LOWER[data[p + g - 1]])) * FNV32_PRIME)
             if g >= n_min:
-                cols[m] = _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
-                vals[m] = 1.0
+                cols[m] = col0 + _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
+                vals[m] = value
                 m += 1
+    if not with_domain:
+        return m
+    dvalue = domain_weight * value
     dl = de - ds + 2
     for p in range(dl):
         h = np.uint32(FNV32_OFFSET ^ np.uint32(seed + 100))
@@ -646,14 +672,14 @@ def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domai
                 break
             h = np.uint32((h ^ np.uint32(_framed_byte(data, ds, de, p + g - 1))) * FNV32_PRIME)
             if g >= 2:
-                cols[m] = _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
-                vals[m] = domain_weight
+                cols[m] = col0 + _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
+                vals[m] = dvalue
                 m += 1
     h = np.uint32(FNV32_OFFSET ^ np.uint32(seed + 200))
     for r in range(se - ss + 2):
         h = np.uint32((h ^ np.uint32(_framed_byte(data, ss, se, r))) * FNV32_PRIME)
-    cols[m] = _column(h, n_features)
-    vals[m] = domain_weight
+    cols[m] = col0 + _column(h, n_features)
+    vals[m] = dvalue
     return m + 1
 
 
@@ -667,17 +693,36 @@ def _trim(data, s, e):
 
 
 @njit
-def _row_bound(offsets, spans, i, n_min, n_max):
-    length = offsets[i + 1] - offsets[i]
+def _n_grams(length, n_min, n_max):
+    """Number of grams of lengths ``n_min..n_max`` in ``length`` bytes."""
     m = 0
     for g in range(n_min, n_max + 1):
         if length >= g:
             m += length - g + 1
-    return m + 3 * (spans[i, 4] - spans[i, 3] + 2) + 1
+    return m
 
 
 @njit
-def url_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, domain_weight):
+def _row_bound(offsets, spans, i, n_min, n_max):
+    return _n_grams(offsets[i + 1] - offsets[i], n_min, n_max) + 3 * (spans[i, 4] - spans[i, 3] + 2) + 1
+
+
+@njit
+def _csr_row_sizes(data, offsets, spans, dense, n_min, n_max, with_domain, sizes):
+    """Exact entries of each CSR row (dense non-zeros + grams) into ``sizes``."""
+    for i in range(offsets.shape[0] - 1):
+        m = 0
+        for c in range(dense.shape[1]):
+            if dense[i, c] != 0.0:
+                m += 1
+        s, e = _trim(data, offsets[i], offsets[i + 1])
+        m += _n_grams(e - s, n_min, n_max)
+        if with_domain:
+            m += _n_grams(spans[i, 4] - spans[i, 3] + 2, 2, 4) + 1
+        sizes[i] = m
+
+
+def url_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, domain_weight, with_domain=True):
     """One CSR row per URL: dense columns, then the hashed n-gram block.
 
     Columns ``[0, d)`` hold the non-zero entries of ``dense`` (n, d); column
@@ -685,46 +730,51 @@ def url_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, 
     ``1 / sqrt(sum of squared gram values)`` (the L2 norm of the block when
     no two grams share a column). A column hit by several grams appears
     several times in the row (CSR consumers add duplicates up, as
-    ``sum_duplicates`` does); indices are not sorted.
+    ``sum_duplicates`` does); indices are not sorted. ``with_domain=False``
+    leaves out the label grams and the suffix token (``spans`` is then not
+    read): the URL's char n-grams alone, as ``HashingVectorizer`` makes them.
+
+    Two passes: the exact size of each row, then the entries written straight
+    into arrays that numpy allocates (numpy asks for huge pages, so the
+    first touch of a large fresh array costs few page faults).
 
     Returns
     -------
-    indptr : int64 (n + 1,), indices : int32 (nnz,), values : float64 (nnz,)
+    indptr : int32 (int64 past 2**31 entries) (n + 1,), indices : int32 (nnz,), values : float64 (nnz,)
     """
     n = offsets.shape[0] - 1
-    d = dense.shape[1]
-    total = 0
-    longest = 0
-    for i in range(n):
-        b = _row_bound(offsets, spans, i, n_min, n_max)
-        total += b + d
-        if b > longest:
-            longest = b
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    sizes = np.empty(n, dtype=np.int64)
+    _csr_row_sizes(data, offsets, spans, dense, n_min, n_max, with_domain, sizes)
+    total = int(sizes.sum())
+    indptr = np.zeros(n + 1, dtype=np.int32 if total < 2**31 else np.int64)
+    np.cumsum(sizes, out=indptr[1:])
     indices = np.empty(total, dtype=np.int32)
     values = np.empty(total, dtype=np.float64)
-    cols = np.empty(longest, dtype=np.int64)
-    vals = np.empty(longest, dtype=np.float64)
-    nnz = 0
-    for i in range(n):
+    _fill_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, domain_weight, with_domain,
+                     indptr, indices, values)
+    return indptr, indices, values
+
+
+@njit
+def _fill_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, domain_weight, with_domain,
+                     indptr, indices, values):
+    """The entries of :func:`url_hashed_csr`, row ``i`` at ``indptr[i]:indptr[i + 1]``."""
+    d = dense.shape[1]
+    w2 = domain_weight * domain_weight
+    for i in range(offsets.shape[0] - 1):
+        nnz = indptr[i]
         for c in range(d):
             if dense[i, c] != 0.0:
                 indices[nnz] = c
                 values[nnz] = dense[i, c]
                 nnz += 1
         s, e = _trim(data, offsets[i], offsets[i + 1])
-        m = _row_grams(data, s, e, spans[i, 3], spans[i, 4], spans[i, 2], spans[i, 1], n_min, n_max, n_features,
-                       seed, domain_weight, cols, vals)
-        sq = 0.0
-        for k in range(m):
-            sq += vals[k] * vals[k]
+        sq = np.float64(_n_grams(e - s, n_min, n_max))
+        if with_domain:
+            sq += (_n_grams(spans[i, 4] - spans[i, 3] + 2, 2, 4) + 1) * w2
         inv = 1.0 / np.sqrt(sq) if sq > 0.0 else 0.0
-        for k in range(m):
-            indices[nnz] = d + cols[k]
-            values[nnz] = vals[k] * inv
-            nnz += 1
-        indptr[i + 1] = nnz
-    return indptr, indices[:nnz], values[:nnz]  # views: no copy of the (large) buffers
+        _row_grams(data, s, e, spans[i, 3], spans[i, 4], spans[i, 2], spans[i, 1], n_min, n_max, n_features, seed,
+                   domain_weight, with_domain, d, inv, indices, values, nnz)
 
 
 @njit
@@ -744,7 +794,7 @@ def url_linear_scores(data, offsets, spans, dense, n_min, n_max, n_features, see
             z += dense[i, c] * coef[c]
         s, e = _trim(data, offsets[i], offsets[i + 1])
         m = _row_grams(data, s, e, spans[i, 3], spans[i, 4], spans[i, 2], spans[i, 1], n_min, n_max, n_features,
-                       seed, domain_weight, cols, vals)
+                       seed, domain_weight, True, 0, 1.0, cols, vals, 0)
         sq = 0.0
         dot = 0.0
         for k in range(m):
