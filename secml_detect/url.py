@@ -109,34 +109,36 @@ def _suffix_tables(private: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _token_table(tokens: tuple) -> tuple[np.ndarray, ...]:
     """Suspicious tokens as the kernel reads them (see :func:`~secml_detect._kernels.url.url_lexical`).
 
-    Tokens are found by their first two (lower-cased) bytes: a bit set of the
-    pairs that start a token (8 KiB, stays in cache) and, for those pairs,
-    a bucket listing the tokens to compare; a one-byte token belongs to the
-    buckets of every pair it starts.
+    One-byte tokens are counted from a 256-entry table. Longer ones are found
+    by the hash of their first three lower-cased bytes: a bit set of those
+    slots (8 KiB, stays in cache) passes few positions, and the slot's bucket
+    lists the tokens to compare there.
     """
     toks = sorted({t.lower().encode("utf-8") for t in tokens if t})
     r = to_ragged_bytes(toks)
+    single = np.zeros(256, dtype=np.uint8)
     members: dict[int, list[int]] = {}
     for t_id, t in enumerate(toks):
-        pairs = range(t[0] * 256, t[0] * 256 + 256) if len(t) == 1 else (t[0] * 256 + t[1],)
-        for pair in pairs:
-            members.setdefault(pair, []).append(t_id)
+        if len(t) == 1:
+            single[t[0]] = 1
+            continue
+        trigrams = [t[0] << 16 | t[1] << 8 | x for x in range(256)] if len(t) == 2 else [t[0] << 16 | t[1] << 8 | t[2]]
+        for slot in {int(ku._trigram_slot(tri)) for tri in trigrams}:
+            members.setdefault(slot, []).append(t_id)
     bits = np.zeros(8192, dtype=np.uint8)
     bucket = np.zeros(65536, dtype=np.uint16)
     bucket_ids: dict[tuple, int] = {}
-    bucket_start = [0, 0]  # bucket 0: no tokens
+    bucket_start = [0]  # the bit set says which slots have a bucket
     bucket_tokens: list[int] = []
-    for pair, ids in members.items():
-        bits[pair >> 3] |= 1 << (pair & 7)
+    for slot, ids in members.items():
+        bits[slot >> 3] |= 1 << (slot & 7)
         key = tuple(ids)
         if key not in bucket_ids:
-            if len(bucket_start) > 65536:
-                raise InvalidParameterError("too many distinct suspicious-token prefixes")
-            bucket_ids[key] = len(bucket_start) - 1
+            bucket_ids[key] = len(bucket_start) - 1  # < 65536: at most one bucket per slot
             bucket_tokens.extend(ids)
             bucket_start.append(len(bucket_tokens))
-        bucket[pair] = bucket_ids[key]
-    return (r.data, r.offsets, bits, bucket, np.array(bucket_start, dtype=np.int64),
+        bucket[slot] = bucket_ids[key]
+    return (r.data, r.offsets, single, bits, bucket, np.array(bucket_start, dtype=np.int64),
             np.array(bucket_tokens, dtype=np.int64))
 
 

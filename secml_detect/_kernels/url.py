@@ -199,9 +199,18 @@ def _count_byte(b, counts, seen, n_seen):
     return n_seen
 
 
+#: Multiplier of the hash of a byte trigram into the 2**16 slots of the token filter.
+TRIGRAM_MULT = 0x9E3779B1
+
+
+@njit(inline="always")
+def _trigram_slot(tri):
+    return (tri * TRIGRAM_MULT >> 16) & 0xFFFF
+
+
 @njit
 def _tokens_at(data, k, e, bucket, bucket_start, bucket_tokens, tok_data, tok_offsets):
-    """Tokens of ``bucket`` (all share the lower-cased bytes ``k, k + 1``) that occur at ``data[k:e]``."""
+    """Tokens of ``bucket`` that occur (lower-cased) at ``data[k:e]``."""
     hits = 0
     for j in range(bucket_start[bucket], bucket_start[bucket + 1]):
         t = bucket_tokens[j]
@@ -209,7 +218,7 @@ def _tokens_at(data, k, e, bucket, bucket_start, bucket_tokens, tok_data, tok_of
         tl = tok_offsets[t + 1] - ts
         if k + tl <= e:
             ok = True
-            for m in range(2, tl):
+            for m in range(tl):
                 if LOWER[data[k + m]] != tok_data[ts + m]:
                     ok = False
                     break
@@ -255,7 +264,8 @@ def _find_suffix(data, hs, he, sfx_table):
     return best
 
 
-def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_bits, tok_bucket, bucket_start, bucket_tokens):
+def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_single, tok_bits, tok_bucket, bucket_start,
+                bucket_tokens):
     """Lexical statistics of each URL and the spans of its host parts.
 
     Parameters
@@ -263,10 +273,11 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_bits, tok_b
     data, offsets : ragged ``uint8`` buffer of URLs (UTF-8 bytes).
     sfx_table : suffix hash table from :func:`build_suffix_table`.
     tok_data, tok_offsets : ragged buffer of suspicious tokens (lower-case).
-    tok_bits : uint8 (8192,) bit set of the byte pairs ``256 * b0 + b1`` that
-        start a token (a one-byte token ``b0`` marks every ``b1``).
-    tok_bucket : uint16 (65536,) bucket of each pair; the tokens of bucket
-        ``j`` are ``bucket_tokens[bucket_start[j]:bucket_start[j + 1]]``.
+    tok_single : uint8 (256,) 1 for each one-byte token.
+    tok_bits : uint8 (8192,) bit set over the :func:`_trigram_slot` of the
+        byte trigrams that start a longer token (a two-byte token marks its
+        256 trigrams); ``tok_bucket`` : uint16 (65536,) the bucket of each
+        slot, whose tokens are ``bucket_tokens[bucket_start[j]:bucket_start[j + 1]]``.
 
     Returns
     -------
@@ -280,14 +291,14 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_bits, tok_b
     n = offsets.shape[0] - 1
     feats = np.empty((n, N_LEXICAL), dtype=np.float64)
     spans = np.empty((n, 5), dtype=np.int64)
-    _url_lexical_into(data, offsets, sfx_table, tok_data, tok_offsets, tok_bits, tok_bucket, bucket_start,
-                      bucket_tokens, feats, spans)
+    _url_lexical_into(data, offsets, sfx_table, tok_data, tok_offsets, tok_single, tok_bits, tok_bucket,
+                      bucket_start, bucket_tokens, feats, spans)
     return feats, spans
 
 
 @njit
-def _url_lexical_into(data, offsets, sfx_table, tok_data, tok_offsets, tok_bits, tok_bucket, bucket_start,
-                      bucket_tokens, feats, spans):
+def _url_lexical_into(data, offsets, sfx_table, tok_data, tok_offsets, tok_single, tok_bits, tok_bucket,
+                      bucket_start, bucket_tokens, feats, spans):
     """:func:`url_lexical` writing every cell of ``feats`` and ``spans``.
 
     Each URL is walked in few passes: one over the whole URL (byte histogram
@@ -446,14 +457,16 @@ def _url_lexical_into(data, offsets, sfx_table, tok_data, tok_offsets, tok_bits,
         # --- whole URL: byte histogram and suspicious tokens in one pass
         n_seen = 0
         n_tok = 0
-        lb = np.int64(LOWER[data[s]]) if s < e else 0
+        tri = 0  # lower-cased bytes k, k + 1, k + 2 (0 past the end)
+        for k in range(s, min(s + 3, e)):
+            tri |= np.int64(LOWER[data[k]]) << (16 - 8 * (k - s))
         for k in range(s, e):
             n_seen = _count_byte(data[k], counts, seen, n_seen)
-            nb = np.int64(LOWER[data[k + 1]]) if k + 1 < e else 0
-            pair = (lb << 8) | nb
-            if (tok_bits[pair >> 3] >> (pair & 7)) & 1:
-                n_tok += _tokens_at(data, k, e, tok_bucket[pair], bucket_start, bucket_tokens, tok_data, tok_offsets)
-            lb = nb
+            n_tok += tok_single[tri >> 16]
+            slot = _trigram_slot(tri)
+            if (tok_bits[slot >> 3] >> (slot & 7)) & 1:
+                n_tok += _tokens_at(data, k, e, tok_bucket[slot], bucket_start, bucket_tokens, tok_data, tok_offsets)
+            tri = ((tri << 8) & 0xFFFFFF) | (np.int64(LOWER[data[k + 3]]) if k + 3 < e else 0)
         # character classes and special characters from the distinct bytes
         char_class[:] = 0
         special[:] = 0
