@@ -87,17 +87,21 @@ def best_of(fn, repeat: int = 3, clock=time.perf_counter) -> float:
     return min(times)
 
 
-def best_of_interleaved(fns: list, repeat: int = 3, clock=time.perf_counter) -> list[float]:
+def best_of_interleaved(fns: list, repeat: int = 3, clock=time.perf_counter, rotate: bool = False) -> list[float]:
     """Smallest time of each function over ``repeat`` rounds that call them in turn (after one warm-up each).
 
     Interleaving keeps the load of a shared machine alike for ours and the
     peer; ``clock=time.process_time`` for CPU time, as in :func:`best_of`.
+    ``rotate`` starts round ``r`` at function ``r``, so that no function
+    always follows the same one (a call that churns memory slows the next).
     """
     for fn in fns:
         fn()
     best = [float("inf")] * len(fns)
-    for _ in range(repeat):
-        for k, fn in enumerate(fns):
+    for r in range(repeat):
+        first = r % len(fns) if rotate else 0
+        for k in list(range(first, len(fns))) + list(range(first)):
+            fn = fns[k]
             start = clock()
             fn()
             best[k] = min(best[k], clock() - start)

@@ -24,8 +24,9 @@ appears in training, and ``x.azurewebsites.net`` groups under ``azurewebsites.ne
 
 Speed (``python benchmarks/bench_url.py speed`` reruns only this part and keeps the quality
 rows): one process, numba single-threaded, CPU seconds of the process because the machine is
-shared; ours and the peers are called in turn, round after round (after one warm-up each), and
-each keeps its best round (5 rounds for the lexical rows, 3 for the others); peak memory from a
+shared; ours and the peers are called in turn, round after round (after one warm-up each; each
+round starts one function later, so no call always follows the peer's memory churn), and each
+keeps its best round (5 rounds for the lexical rows, 3 for the others); peak memory from a
 separate run. The URLs are all of (b)'s rows. Rows: the lexical kernel on the UTF-8 buffer and
 including the str -> buffer conversion vs the pure-Python reference extractor of the same 49
 features (``tests/naive_url.py``, on a 5,000-URL subset); ``URLFeatures.url_ngrams`` (the URL's
@@ -167,7 +168,7 @@ def speed(rows: list, shared: dict) -> None:
     # Ours and the peers in turn, best CPU time of each over the rounds.
     t_kernel, t_lex, t_py = best_of_interleaved(
         [lambda: feats.lexical_ragged(ragged), lambda: feats.lexical(urls), python_lexical], repeat=5,
-        clock=time.process_time)
+        clock=time.process_time, rotate=True)
     kernel_rate, lex_rate, py_rate = n / t_kernel, n / t_lex, len(sub) / t_py
     task = f"lexical features (49 columns), mean {mean_bytes:.0f} bytes/URL"
     rows.append({"system": "url_lexical kernel (on the UTF-8 buffer)", "task": task,
@@ -179,7 +180,7 @@ def speed(rows: list, shared: dict) -> None:
 
     t_ngrams, t_transform, t_hv = best_of_interleaved(
         [lambda: feats.url_ngrams(urls), lambda: feats.transform(urls), lambda: hv.transform(urls)], repeat=3,
-        clock=time.process_time)
+        clock=time.process_time, rotate=True)
     ng_rate, tr_rate, hv_rate = n / t_ngrams, n / t_transform, n / t_hv
     peaks = {}
     for name, fn in (("ngrams", lambda: feats.url_ngrams(urls)), ("transform", lambda: feats.transform(urls)),
@@ -198,7 +199,7 @@ def speed(rows: list, shared: dict) -> None:
 
     t_e2e, t_e2e_peer = best_of_interleaved(
         [lambda: clf.threat_score(urls), lambda: lr.predict_proba(hv.transform(urls))], repeat=3,
-        clock=time.process_time)
+        clock=time.process_time, rotate=True)
     e2e, e2e_peer = n / t_e2e, n / t_e2e_peer
     with measure() as m:
         clf.threat_score(urls)
