@@ -87,9 +87,51 @@ def best_of(fn, repeat: int = 3, clock=time.perf_counter) -> float:
     return min(times)
 
 
+def best_of_interleaved(fns: list, repeat: int = 3, clock=time.perf_counter, rotate: bool = False) -> list[float]:
+    """Smallest time of each function over ``repeat`` rounds that call them in turn (after one warm-up each).
+
+    Interleaving keeps the load of a shared machine alike for ours and the
+    peer; ``clock=time.process_time`` for CPU time, as in :func:`best_of`.
+    ``rotate`` starts round ``r`` at function ``r``, so that no function
+    always follows the same one (a call that churns memory slows the next).
+    """
+    for fn in fns:
+        fn()
+    best = [float("inf")] * len(fns)
+    for r in range(repeat):
+        first = r % len(fns) if rotate else 0
+        for k in list(range(first, len(fns))) + list(range(first)):
+            fn = fns[k]
+            start = clock()
+            fn()
+            best[k] = min(best[k], clock() - start)
+    return best
+
+
 def cpu_seconds(fn, repeat: int = 3) -> float:
     """Smallest CPU time of ``repeat`` calls, after a warm-up call."""
     return best_of(fn, repeat, clock=time.process_time)
+
+
+def chosen_sections(argv: list[str] | None, sections: tuple[str, ...]) -> list[str]:
+    """Section names given on the command line (all of ``sections`` when none), checked."""
+    names = list(argv if argv is not None else sys.argv[1:]) or list(sections)
+    unknown = set(names) - set(sections)
+    if unknown:
+        raise SystemExit(f"unknown sections {sorted(unknown)}; choose from {sections}")
+    return names
+
+
+def with_kept_rows(name: str, rows: list[dict], names: list[str], sections: tuple[str, ...], legacy) -> list[dict]:
+    """``rows`` of the sections run plus the other sections' rows of the existing result file, in section order.
+
+    ``legacy(row)`` names the section of a row written before rows carried one.
+    """
+    path = RESULTS_DIR / f"{name}.json"
+    if len(names) < len(sections) and path.exists():
+        old = json.loads(path.read_text())
+        rows = [r for r in old["rows"] if r.get("section", legacy(r)) not in names] + rows
+    return sorted(rows, key=lambda r: sections.index(r.get("section", legacy(r))))  # stable within a section
 
 
 def write_result(name: str, title: str, rows: list[dict], *, notes: str = "", sections: list[str] | None = None) -> Path:

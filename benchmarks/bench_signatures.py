@@ -43,7 +43,7 @@ import tracemalloc
 
 import numpy as np
 
-from _common import best_of, write_result
+from _common import best_of, best_of_interleaved, write_result
 from secml_detect.datasets import shared_dataset_path
 from secml_detect.signatures import IPRangeIndex, SignatureMatcher
 from secml_detect.signatures.indicators import HashIndex
@@ -51,22 +51,6 @@ from secml_detect.signatures.matcher import _KindIndex, literal_engine
 
 
 REPEAT = 5
-
-
-def best_of_interleaved(fns: list, repeat: int = REPEAT) -> list[float]:
-    """Best wall time of each function over ``repeat`` rounds that call them in turn (after one warm-up each).
-
-    Interleaving keeps the load of a shared machine alike for ours and the peer.
-    """
-    for fn in fns:
-        fn()
-    best = [float("inf")] * len(fns)
-    for _ in range(repeat):
-        for k, fn in enumerate(fns):
-            start = time.perf_counter()
-            fn()
-            best[k] = min(best[k], time.perf_counter() - start)
-    return best
 
 
 def ip_benchmark(rows: list) -> None:

@@ -41,20 +41,25 @@ benign training domains at 5+ letters, no signal); the host being a private-sect
 URLs of 2024-2026 hold no IP-literal host, and ISCX-URL-2016 holds 164 (149 phishing, 15 malware,
 no benign) from a decade before the Data-Shield blocklist, so no held-out set could measure it.
 
-Speed (one process, numba single-threaded; rates from the best of 3 runs after a warm-up, in
-CPU seconds of the process because the machine is shared; peak memory from a separate run):
-the lexical kernel (including the str -> buffer conversion) vs the pure-Python reference
-extractor of the same 49 features (``tests/naive_url.py``, on a 5,000-URL subset);
-``URLFeatures.transform`` (lexical block **plus** URL 3-5-grams, label 2-4-grams and the suffix
-token, straight into CSR) vs ``HashingVectorizer.transform`` (n-grams only); end-to-end
-``threat_score`` of the fitted models. The URLs are all of (b)'s rows.
+Speed (``python benchmarks/bench_url.py speed`` reruns only this part and keeps the quality
+rows): one process, numba single-threaded, CPU seconds of the process because the machine is
+shared; ours and the peers are called in turn, round after round (after one warm-up each; each
+round starts one function later, so no call always follows the peer's memory churn), and each
+keeps its best round (5 rounds for the lexical rows, 3 for the others); peak memory from a
+separate run. The URLs are all of (b)'s rows. Rows: the lexical kernel on the UTF-8 buffer and
+including the str -> buffer conversion vs the pure-Python reference extractor of the same 49
+features (``tests/naive_url.py``, on a 5,000-URL subset); ``URLFeatures.url_ngrams`` (the URL's
+hashed char 3-5-grams alone, str in, CSR out: the n-gram set ``HashingVectorizer`` makes, over
+lower-cased bytes; duplicate columns kept rather than summed) and ``URLFeatures.transform``
+(lexical block **plus** URL 3-5-grams, label 2-4-grams and the suffix token) vs
+``HashingVectorizer.transform`` (n-grams only, str in, canonical CSR out); end-to-end
+``threat_score`` of the fitted (b) models.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
+import time
 import zlib
 
 import numpy as np
@@ -62,7 +67,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from _common import REPO_ROOT, RESULTS_DIR, cpu_seconds, measure, write_result
+from _common import REPO_ROOT, best_of_interleaved, chosen_sections, measure, with_kept_rows, write_result
 from secml_detect import URLClassifier, URLFeatures
 from secml_detect.datasets.urls import (load_c2_domains, load_iscx_urls, load_opendns_top, load_openphish,
                                         registered_domains)
@@ -72,21 +77,6 @@ import naive_url  # noqa: E402  (the pure-Python reference extractor)
 
 CUTOFF = np.datetime64("2026-01-01T00:00:00")
 PARAMS: dict = {}
-SECTIONS = ("a", "b", "c", "d", "speed")
-
-
-def section_of(row: dict) -> str:
-    """``"a"`` for a row of task ``"(a) ..."``; the timing rows are ``"speed"``."""
-    task = row["task"]
-    return task[1] if task.startswith("(") and task[2] == ")" else "speed"
-
-
-def merged_rows(new_rows: list[dict], ran: set[str]) -> list[dict]:
-    """The committed rows of the sections not rerun, with the new ones, in section order."""
-    path = RESULTS_DIR / "bench_url.json"
-    old = json.loads(path.read_text())["rows"] if path.exists() else []
-    keep = [r for r in old if section_of(r) not in ran] + new_rows
-    return sorted(keep, key=lambda r: SECTIONS.index(section_of(r)))
 
 
 def tpr_at_fpr(y, s, fpr):
@@ -119,25 +109,8 @@ def evaluate(task, X_train, y_train, X_test, y_test, rows):
     return clf, (hv, lr)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--sections", default=",".join(SECTIONS),
-                        help="comma-separated subset of a,b,c,d,speed; rows of the others are kept from the "
-                             "committed results (default: all)")
-    ran = set(parser.parse_args().sections.split(","))
-    if not ran <= set(SECTIONS):
-        parser.error(f"unknown sections {sorted(ran - set(SECTIONS))}")
-    rows: list[dict] = []
-    top = [d.lower() for d in load_opendns_top()]
-    iscx_urls, iscx_labels, iscx_kinds = load_iscx_urls()
-
-    # (a) ISCX by registered domain
-    te = in_test(registered_domains(iscx_urls))
-    if "a" in ran:
-        evaluate("(a) ISCX by registered domain", [u for u, t in zip(iscx_urls, te) if not t], iscx_labels[~te],
-                 [u for u, t in zip(iscx_urls, te) if t], iscx_labels[te], rows)
-
-    # (b) temporal (also fitted for the speed section, which times its model)
+def temporal_split(top, iscx_urls, iscx_kinds):
+    """Split (b): OpenPhish before / after the cutoff, benign by registered domain."""
     phish, first_seen = load_openphish()
     early = first_seen < CUTOFF
     benign = [u for u, k in zip(iscx_urls, iscx_kinds) if k == "benign"]
@@ -147,11 +120,23 @@ def main() -> None:
     y_train = np.r_[np.ones(early.sum()), np.zeros((~bte).sum())].astype(int)
     X_test = [u for u, e in zip(phish, early) if not e] + [u for u, t in zip(benign, bte) if t]
     y_test = np.r_[np.ones((~early).sum()), np.zeros(bte.sum())].astype(int)
-    if ran & {"b", "speed"}:
-        clf, (hv, lr) = evaluate("(b) temporal, OpenPhish before/after 2026-01-01", X_train, y_train, X_test,
-                                 y_test, rows)
-        if "b" not in ran:
-            del rows[-6:]
+    return phish, early, X_train, y_train, X_test, y_test
+
+
+def quality(rows: list, shared: dict) -> None:
+    top = [d.lower() for d in load_opendns_top()]
+    iscx_urls, iscx_labels, iscx_kinds = load_iscx_urls()
+
+    # (a) ISCX by registered domain
+    te = in_test(registered_domains(iscx_urls))
+    evaluate("(a) ISCX by registered domain", [u for u, t in zip(iscx_urls, te) if not t], iscx_labels[~te],
+             [u for u, t in zip(iscx_urls, te) if t], iscx_labels[te], rows)
+
+    # (b) temporal
+    phish, early, X_train, y_train, X_test, y_test = temporal_split(top, iscx_urls, iscx_kinds)
+    clf, (hv, lr) = evaluate("(b) temporal, OpenPhish before/after 2026-01-01", X_train, y_train, X_test, y_test,
+                             rows)
+    shared["b"] = (X_train + X_test, clf, hv, lr)
 
     # (c) bare domains: malware / C2 vs popular
     top_set = set(top)
@@ -161,9 +146,8 @@ def main() -> None:
     dom = mal + top
     y_dom = np.r_[np.ones(len(mal)), np.zeros(len(top))].astype(int)
     dte = in_test(registered_domains(dom))
-    if "c" in ran:
-        evaluate("(c) bare domains: C2 + malware vs OpenDNS top", [d for d, t in zip(dom, dte) if not t],
-                 y_dom[~dte], [d for d, t in zip(dom, dte) if t], y_dom[dte], rows)
+    evaluate("(c) bare domains: C2 + malware vs OpenDNS top", [d for d, t in zip(dom, dte) if not t], y_dom[~dte],
+             [d for d, t in zip(dom, dte) if t], y_dom[dte], rows)
 
     # (d) bare domains: phishing registered domains, temporal
     phish_reg = registered_domains(phish, private=True)
@@ -172,19 +156,22 @@ def main() -> None:
     p_test = sorted({d for d, e in zip(phish_reg, early) if not e} - seen - top_set)
     top_tr = [d for d, t in zip(top, dte[len(mal):]) if not t]
     top_te = [d for d, t in zip(top, dte[len(mal):]) if t]
-    if "d" in ran:
-        evaluate("(d) bare domains: new phishing domains 2026 vs OpenDNS top", p_train + top_tr,
-                 np.r_[np.ones(len(p_train)), np.zeros(len(top_tr))].astype(int), p_test + top_te,
-                 np.r_[np.ones(len(p_test)), np.zeros(len(top_te))].astype(int), rows)
-
-    if "speed" in ran:
-        speed(X_train + X_test, clf, hv, lr, rows)
-    write_result("bench_url", "URLClassifier vs char n-gram logistic regression", merged_rows(rows, ran),
-                 notes=__doc__.split("\n\n", 1)[1].strip())
+    evaluate("(d) bare domains: new phishing domains 2026 vs OpenDNS top", p_train + top_tr,
+             np.r_[np.ones(len(p_train)), np.zeros(len(top_tr))].astype(int), p_test + top_te,
+             np.r_[np.ones(len(p_test)), np.zeros(len(top_te))].astype(int), rows)
 
 
-def speed(urls, clf, hv, lr, rows) -> None:
-    """Kernel, transform and end-to-end rates against the peers (the URLs of split (b))."""
+def speed(rows: list, shared: dict) -> None:
+    if "b" in shared:
+        urls, clf, hv, lr = shared["b"]
+    else:  # speed alone: the same (b) models, fitted without the quality rows
+        iscx_urls, _, iscx_kinds = load_iscx_urls()
+        _, _, X_train, y_train, X_test, _ = temporal_split([d.lower() for d in load_opendns_top()], iscx_urls,
+                                                           iscx_kinds)
+        urls = X_train + X_test
+        clf = URLClassifier(**PARAMS).fit(X_train, y_train)
+        hv, lr = peer()
+        lr.fit(hv.transform(X_train), y_train)
     n = len(urls)
     feats = URLFeatures().fit()
     sub = [u.encode("utf-8", "surrogatepass") for u in urls[:5000]]
@@ -197,9 +184,11 @@ def speed(urls, clf, hv, lr, rows) -> None:
 
     ragged = feats.to_ragged(urls)
     mean_bytes = float(np.mean(ragged.lengths))
-    kernel_rate = n / cpu_seconds(lambda: feats.lexical_ragged(ragged), repeat=5)
-    lex_rate = n / cpu_seconds(lambda: feats.lexical(urls), repeat=5)
-    py_rate = len(sub) / cpu_seconds(python_lexical, repeat=1)
+    # Ours and the peers in turn, best CPU time of each over the rounds.
+    t_kernel, t_lex, t_py = best_of_interleaved(
+        [lambda: feats.lexical_ragged(ragged), lambda: feats.lexical(urls), python_lexical], repeat=5,
+        clock=time.process_time, rotate=True)
+    kernel_rate, lex_rate, py_rate = n / t_kernel, n / t_lex, len(sub) / t_py
     task = f"lexical features (49 columns), mean {mean_bytes:.0f} bytes/URL"
     rows.append({"system": "url_lexical kernel (on the UTF-8 buffer)", "task": task,
                  "metric": "URLs/s (CPU time)", "items_per_s": kernel_rate, "ratio_to_peer": kernel_rate / py_rate})
@@ -208,20 +197,29 @@ def speed(urls, clf, hv, lr, rows) -> None:
     rows.append({"system": "pure-Python extractor (tests/naive_url.py)", "task": task,
                  "metric": "URLs/s (CPU time)", "items_per_s": py_rate})
 
-    ng_rate = n / cpu_seconds(lambda: feats.transform(urls))
-    hv_rate = n / cpu_seconds(lambda: hv.transform(urls))
-    with measure() as m:
-        feats.transform(urls)
-    with measure() as mh:
-        hv.transform(urls)
-    rows.append({"system": "URLFeatures.transform", "task": "lexical + hashed char 3-5-grams + label grams -> CSR",
-                 "metric": "URLs/s (CPU time)", "items_per_s": ng_rate, "peak_mem_mb": m.peak_mb,
+    t_ngrams, t_transform, t_hv = best_of_interleaved(
+        [lambda: feats.url_ngrams(urls), lambda: feats.transform(urls), lambda: hv.transform(urls)], repeat=3,
+        clock=time.process_time, rotate=True)
+    ng_rate, tr_rate, hv_rate = n / t_ngrams, n / t_transform, n / t_hv
+    peaks = {}
+    for name, fn in (("ngrams", lambda: feats.url_ngrams(urls)), ("transform", lambda: feats.transform(urls)),
+                     ("hv", lambda: hv.transform(urls))):
+        with measure() as m:
+            fn()
+        peaks[name] = m.peak_mb
+    rows.append({"system": "URLFeatures.url_ngrams", "task": "hashed char 3-5-grams -> CSR (str in)",
+                 "metric": "URLs/s (CPU time)", "items_per_s": ng_rate, "peak_mem_mb": peaks["ngrams"],
                  "ratio_to_peer": ng_rate / hv_rate})
-    rows.append({"system": "HashingVectorizer(char, 3-5)", "task": "hashed char 3-5-grams -> CSR",
-                 "metric": "URLs/s (CPU time)", "items_per_s": hv_rate, "peak_mem_mb": mh.peak_mb})
+    rows.append({"system": "URLFeatures.transform", "task": "lexical + hashed char 3-5-grams + label grams -> CSR",
+                 "metric": "URLs/s (CPU time)", "items_per_s": tr_rate, "peak_mem_mb": peaks["transform"],
+                 "ratio_to_peer": tr_rate / hv_rate})
+    rows.append({"system": "HashingVectorizer(char, 3-5)", "task": "hashed char 3-5-grams -> CSR (str in)",
+                 "metric": "URLs/s (CPU time)", "items_per_s": hv_rate, "peak_mem_mb": peaks["hv"]})
 
-    e2e = n / cpu_seconds(lambda: clf.threat_score(urls))
-    e2e_peer = n / cpu_seconds(lambda: lr.predict_proba(hv.transform(urls)))
+    t_e2e, t_e2e_peer = best_of_interleaved(
+        [lambda: clf.threat_score(urls), lambda: lr.predict_proba(hv.transform(urls))], repeat=3,
+        clock=time.process_time, rotate=True)
+    e2e, e2e_peer = n / t_e2e, n / t_e2e_peer
     with measure() as m:
         clf.threat_score(urls)
     with measure() as mp:
@@ -230,8 +228,34 @@ def speed(urls, clf, hv, lr, rows) -> None:
                  "items_per_s": e2e, "peak_mem_mb": m.peak_mb, "ratio_to_peer": e2e / e2e_peer})
     rows.append({"system": "HashingVectorizer + LR predict_proba", "task": f"end-to-end, {n:,} URLs",
                  "metric": "URLs/s (CPU time)", "items_per_s": e2e_peer, "peak_mem_mb": mp.peak_mb})
-    for r in rows[-7:]:
+    for r in rows[-8:]:
         print(r, flush=True)
+
+
+SECTIONS = ("quality", "speed")
+
+
+def _legacy_section(row: dict) -> str:
+    """Section of a row written before rows carried their section."""
+    return "speed" if "items_per_s" in row else "quality"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run every section, or only those named (``python bench_url.py speed``).
+
+    A partial run keeps the other sections' rows of the existing result file.
+    """
+    names = chosen_sections(argv, SECTIONS)
+    rows: list[dict] = []
+    shared: dict = {}
+    for name in SECTIONS:
+        if name in names:
+            new: list[dict] = []
+            globals()[name](new, shared)
+            rows += [{**r, "section": name} for r in new]
+    write_result("bench_url", "URLClassifier vs char n-gram logistic regression",
+                 with_kept_rows("bench_url", rows, names, SECTIONS, _legacy_section),
+                 notes=__doc__.split("\n\n", 1)[1].strip())
 
 
 if __name__ == "__main__":

@@ -117,8 +117,9 @@ def to_ragged_bytes(
     if isinstance(items, (str, bytes)):
         raise TypeError("expected a batch (a list of items), got a single str/bytes")
     items = items if isinstance(items, list) else list(items)
-    if all(type(x) is str for x in items):
-        return _ragged_from_str_list(items, max_len, encoding)
+    fast = _ragged_from_str_list(items, max_len, encoding)
+    if fast is not None:
+        return fast
     chunks: list[bytes] = []
     missing: list[bool] = []
     truncated: list[bool] = []
@@ -136,20 +137,46 @@ def to_ragged_bytes(
     return RaggedArray(data, offsets, np.array(missing, dtype=bool), np.array(truncated, dtype=bool))
 
 
-def _ragged_from_str_list(items: list[str], max_len: int | None, encoding: str) -> RaggedArray:
-    # The common case (every item a str) without per-item type checks: 2-4x faster.
-    enc = [x.encode(encoding, "surrogatepass") for x in items]
-    lengths = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
-    truncated = np.zeros(len(enc), dtype=bool)
+#: Items joined and encoded per step of :func:`_ragged_from_str_list`: small
+#: enough that the temporary strings reuse freed heap memory instead of
+#: faulting in fresh pages, large enough that the per-step overhead is nil.
+_STR_CHUNK = 1024
+
+
+def _ragged_from_str_list(items: list, max_len: int | None, encoding: str) -> RaggedArray | None:
+    """The common case, every item a ``str`` and UTF-8, without encoding items one by one.
+
+    Returns ``None`` when an item is not a ``str`` or for other encodings (a
+    UTF-16 BOM would be written once per join, not per item). Byte lengths
+    are the ``str`` lengths except for the (few) non-ASCII items; runs of
+    items are joined, encoded and copied into one preallocated buffer.
+    """
+    if encoding.lower().replace("-", "").replace("_", "") != "utf8":
+        return None
+    n = len(items)
+    try:
+        ascii_items = np.fromiter(map(str.isascii, items), dtype=bool, count=n)
+    except TypeError:  # an item is not a str
+        return None
+    lengths = np.fromiter(map(len, items), dtype=np.int64, count=n)
+    for i in np.flatnonzero(~ascii_items).tolist():
+        lengths[i] = len(items[i].encode("utf-8", "surrogatepass"))
+    truncated = np.zeros(n, dtype=bool)
     if max_len is not None:
         truncated = lengths > max_len
-        for i in np.flatnonzero(truncated):
-            enc[i] = enc[i][:max_len]
         np.minimum(lengths, max_len, out=lengths)
-    offsets = np.zeros(len(enc) + 1, dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    data = np.frombuffer(b"".join(enc), dtype=np.uint8).copy()
-    return RaggedArray(data, offsets, np.zeros(len(enc), dtype=bool), truncated)
+    special = truncated | ~ascii_items
+    data = np.empty(int(offsets[-1]), dtype=np.uint8)
+    for a in range(0, n, _STR_CHUNK):
+        b = min(a + _STR_CHUNK, n)
+        if special[a:b].any():
+            raw = b"".join([x.encode("utf-8", "surrogatepass")[:max_len] for x in items[a:b]])
+        else:
+            raw = "".join(items[a:b]).encode("ascii")
+        data[offsets[a] : offsets[b]] = np.frombuffer(raw, dtype=np.uint8)
+    return RaggedArray(data, offsets, np.zeros(n, dtype=bool), truncated)
 
 
 def from_ragged_bytes(ragged: RaggedArray) -> list[bytes]:

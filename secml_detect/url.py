@@ -108,20 +108,40 @@ def _suffix_tables(private: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=8)
-def _token_table(tokens: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _token_table(tokens: tuple) -> tuple[np.ndarray, ...]:
+    """Suspicious tokens as the kernel reads them (see :func:`~secml_detect._kernels.url.url_lexical`).
+
+    One-byte tokens are counted from a 256-entry table. Longer ones are found
+    by the hash of their first three lower-cased bytes: a bit set of those
+    slots (8 KiB, stays in cache) passes few positions, and the slot's bucket
+    lists the tokens to compare there.
+    """
     toks = sorted({t.lower().encode("utf-8") for t in tokens if t})
-    toks.sort(key=lambda t: t[0])
     r = to_ragged_bytes(toks)
-    first = np.zeros(257, dtype=np.int64)
-    pair = np.zeros(65536, dtype=np.bool_)
-    for t in toks:
-        first[t[0] + 1] += 1
+    single = np.zeros(256, dtype=np.uint8)
+    members: dict[int, list[int]] = {}
+    for t_id, t in enumerate(toks):
         if len(t) == 1:
-            pair[t[0] * 256 : t[0] * 256 + 256] = True
-        else:
-            pair[t[0] * 256 + t[1]] = True
-    np.cumsum(first, out=first)
-    return r.data, r.offsets, first, pair
+            single[t[0]] = 1
+            continue
+        trigrams = [t[0] << 16 | t[1] << 8 | x for x in range(256)] if len(t) == 2 else [t[0] << 16 | t[1] << 8 | t[2]]
+        for slot in {int(ku._trigram_slot(tri)) for tri in trigrams}:
+            members.setdefault(slot, []).append(t_id)
+    bits = np.zeros(8192, dtype=np.uint8)
+    bucket = np.zeros(65536, dtype=np.uint16)
+    bucket_ids: dict[tuple, int] = {}
+    bucket_start = [0]  # the bit set says which slots have a bucket
+    bucket_tokens: list[int] = []
+    for slot, ids in members.items():
+        bits[slot >> 3] |= 1 << (slot & 7)
+        key = tuple(ids)
+        if key not in bucket_ids:
+            bucket_ids[key] = len(bucket_start) - 1  # < 65536: at most one bucket per slot
+            bucket_tokens.extend(ids)
+            bucket_start.append(len(bucket_tokens))
+        bucket[slot] = bucket_ids[key]
+    return (r.data, r.offsets, single, bits, bucket, np.array(bucket_start, dtype=np.int64),
+            np.array(bucket_tokens, dtype=np.int64))
 
 
 def _to_ragged(X, max_len: int) -> RaggedArray:
@@ -234,8 +254,8 @@ class URLFeatures(TransformerMixin, BaseEstimator):
     @staticmethod
     def scale_lexical(lex: np.ndarray) -> np.ndarray:
         """``log1p`` of the count / length columns; ratios, entropies and flags as they are."""
-        out = lex.copy()
-        out[:, _COUNT_COLUMNS] = np.log1p(out[:, _COUNT_COLUMNS])
+        out = np.empty_like(lex, dtype=np.float64)
+        ku.log1p_columns(np.ascontiguousarray(lex, dtype=np.float64), _COUNT_COLUMNS, out)
         return out
 
     def csr(self, ragged: RaggedArray, spans: np.ndarray, dense: np.ndarray) -> sp.csr_matrix:
@@ -245,6 +265,31 @@ class URLFeatures(TransformerMixin, BaseEstimator):
             ragged.data, ragged.offsets, spans, np.ascontiguousarray(dense, dtype=np.float64), lo, hi,
             int(self.n_features), int(self.seed), float(self.domain_weight))
         return sp.csr_matrix((values, indices, indptr), shape=(len(ragged), dense.shape[1] + int(self.n_features)))
+
+    def url_ngrams(self, X) -> sp.csr_matrix:
+        """The URL's hashed char n-grams alone (no lexical columns, label grams or suffix token).
+
+        The same hashing as the n-gram block of :meth:`transform`, scaled to
+        unit norm over the URL grams: what ``HashingVectorizer(analyzer="char",
+        ngram_range=ngram_range, alternate_sign=False)`` computes, over the
+        lower-cased UTF-8 bytes (ASCII case folding) instead of characters.
+        Duplicate columns are kept (see Notes).
+
+        Examples
+        --------
+        >>> f = URLFeatures(n_features=2**10).fit()
+        >>> X = f.url_ngrams(["example.org"])
+        >>> X.shape, X.nnz  # 9 + 8 + 7 grams of 3, 4 and 5 bytes
+        ((1, 1024), 24)
+        """
+        check_is_fitted(self, "suffix_exact_")
+        ragged = self.to_ragged(X)
+        n = len(ragged)
+        lo, hi = (int(v) for v in self.ngram_range)
+        indptr, indices, values = ku.url_hashed_csr(
+            ragged.data, ragged.offsets, np.zeros((n, 5), dtype=np.int64), np.zeros((n, 0)), lo, hi,
+            int(self.n_features), int(self.seed), float(self.domain_weight), with_domain=False)
+        return sp.csr_matrix((values, indices, indptr), shape=(n, int(self.n_features)))
 
     def linear_scores(self, ragged: RaggedArray, spans: np.ndarray, dense: np.ndarray, coef: np.ndarray,
                       intercept: float) -> np.ndarray:

@@ -221,7 +221,9 @@ def gram_hash32(raw: bytes, seed: int, g: int | None) -> int:
 
 
 def url_hashed_row(url: bytes, dense_row: np.ndarray, label: bytes, suffix: bytes,
-                   n_min: int, n_max: int, n_features: int, seed: int, domain_weight: float) -> dict[int, float]:
+                   n_min: int, n_max: int, n_features: int, seed: int, domain_weight: float,
+                   with_domain: bool = True) -> dict[int, float]:
+    """Column -> value of one CSR row; ``with_domain=False``: the URL grams alone."""
     u = parse(url)[0]
     low = lower(u)
     d = len(dense_row)
@@ -230,6 +232,12 @@ def url_hashed_row(url: bytes, dense_row: np.ndarray, label: bytes, suffix: byte
         for p in range(len(low) - g + 1):
             c = d + gram_hash32(low[p : p + g], seed, g) % n_features
             grams[c] = grams.get(c, 0.0) + 1.0
+    n_url = sum(max(len(low) - g + 1, 0) for g in range(n_min, n_max + 1))
+    if not with_domain:
+        norm = math.sqrt(n_url)
+        out = {k: float(v) for k, v in enumerate(dense_row) if v != 0.0}
+        out.update({k: (v / norm if norm > 0 else 0.0) for k, v in grams.items()})
+        return out
     framed = b"\x02" + lower(label) + b"\x03"
     for p in range(len(framed)):  # same accumulation order as the kernel (by start, then length)
         for g in range(2, 5):
@@ -239,7 +247,6 @@ def url_hashed_row(url: bytes, dense_row: np.ndarray, label: bytes, suffix: byte
     c = d + gram_hash32(b"\x02" + lower(suffix) + b"\x03", seed + 200, None) % n_features
     grams[c] = grams.get(c, 0.0) + domain_weight
     # norm over the grams (a gram counted once per occurrence), not over columns
-    n_url = sum(max(len(low) - g + 1, 0) for g in range(n_min, n_max + 1))
     n_dom = sum(max(len(framed) - g + 1, 0) for g in range(2, 5))
     norm = math.sqrt(n_url + (n_dom + 1) * domain_weight**2)
     out = {k: float(v) for k, v in enumerate(dense_row) if v != 0.0}

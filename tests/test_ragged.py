@@ -24,6 +24,22 @@ def test_bytes_round_trip(items):
     assert not ragged.missing.any()
 
 
+@given(st.lists(st.one_of(st.text(max_size=12), st.text("ab/.", max_size=12),
+                         st.lists(st.sampled_from(["a", "\ud800x", "é", "日本"]), max_size=4).map("".join)), max_size=40),
+       st.one_of(st.none(), st.integers(0, 8)), st.integers(0, 40))
+def test_str_batch_fast_path_matches_item_by_item(items, max_len, repeat):
+    # str-only batches are encoded in joined ASCII runs of _STR_CHUNK items:
+    # repeat to cross chunk boundaries, with non-ASCII and cut items inside runs
+    import secml_detect._ragged as ragged_module
+
+    items = items * (1 + repeat * ragged_module._STR_CHUNK // 40 // max(len(items), 1))
+    ragged = to_ragged_bytes(items, max_len=max_len)
+    encoded = [i.encode("utf-8", "surrogatepass") for i in items]
+    assert from_ragged_bytes(ragged) == [e[:max_len] for e in encoded]
+    assert ragged.truncated.tolist() == [max_len is not None and len(e) > max_len for e in encoded]
+    assert ragged.offsets.dtype == np.int64 and ragged.data.flags.writeable
+
+
 def test_lone_surrogate_and_non_ascii_kept():
     items = ["\ud800x", "é日本", b"\xff\xfe"]
     ragged = to_ragged_bytes(items)

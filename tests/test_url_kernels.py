@@ -55,22 +55,24 @@ def test_url_lexical_matches_reference(batch):
 
 
 @given(batches, st.integers(1, 3), st.integers(0, 2), st.sampled_from([1, 97, 1 << 16]), st.integers(0, 2**20),
-       st.sampled_from([0.5, 1.0, 2.0]))
-def test_url_hashed_csr_matches_reference(batch, n_min, extra, n_features, seed, weight):
+       st.sampled_from([0.5, 1.0, 2.0, 0.3]), st.booleans())
+def test_url_hashed_csr_matches_reference(batch, n_min, extra, n_features, seed, weight, with_domain):
     r, feats, spans = _lexical(batch)
     dense = np.log1p(feats[:, :3])
     indptr, indices, values = ku.url_hashed_csr(r.data, r.offsets, spans, dense, n_min, n_min + extra,
-                                                n_features, seed, weight)
-    assert len(indptr) == len(batch) + 1
+                                                n_features, seed, weight, with_domain)
+    assert len(indptr) == len(batch) + 1 and indptr[-1] == len(indices) == len(values)
     for i, item in enumerate(batch):
         _, (suffix, label) = naive_url.url_lexical(_bytes(item), EXACT, WILD, EXC, TOKENS)
         expected = naive_url.url_hashed_row(_bytes(item), dense[i], label, suffix, n_min, n_min + extra,
-                                            n_features, seed, weight)
+                                            n_features, seed, weight, with_domain)
         row = {}
         for c, v in zip(indices[indptr[i]:indptr[i + 1]].tolist(), values[indptr[i]:indptr[i + 1]].tolist()):
             row[c] = row.get(c, 0.0) + v  # duplicates add up, as in any CSR consumer
         assert sorted(row) == sorted(expected)
         np.testing.assert_allclose([row[c] for c in sorted(row)], [expected[c] for c in sorted(row)], rtol=1e-12)
+    if not with_domain:
+        return
     # the fused linear score equals the matrix product
     coef = np.random.default_rng(seed).normal(size=dense.shape[1] + n_features)
     got = ku.url_linear_scores(r.data, r.offsets, spans, dense, n_min, n_min + extra, n_features, seed, weight,
@@ -158,3 +160,16 @@ def test_long_and_hostile_items():
     X = __import__("scipy.sparse", fromlist=["csr_matrix"]).csr_matrix((values, indices, indptr))
     X.sum_duplicates()
     assert X[0].nnz < 100  # "a." repeated: few distinct grams
+
+
+@given(st.lists(st.one_of(st.integers(0, 5000).map(float), st.floats(allow_nan=True, allow_infinity=True)),
+                min_size=0, max_size=24), st.integers(1, 4))
+def test_log1p_columns_matches_numpy(values, width):
+    x = np.array(values + [0.0] * (-len(values) % width), dtype=np.float64).reshape(-1, width)
+    columns = np.arange(width) % 2 == 0
+    out = np.empty_like(x)
+    ku.log1p_columns(x, columns, out)
+    expected = x.copy()
+    with np.errstate(all="ignore"):
+        expected[:, columns] = np.log1p(x[:, columns])
+    np.testing.assert_array_equal(out, expected)  # bit for bit, NaN where numpy gives NaN

@@ -172,30 +172,59 @@ def _xlogx(c):
 
 
 @njit
-def _entropy(data, start, stop, counts):
-    """Shannon entropy (bits per byte) ``(n log2 n - sum_b c_b log2 c_b) / n``.
+def _entropy_of_histogram(counts, seen, n_seen, n):
+    """Shannon entropy (bits per byte) ``(n log2 n - sum_b c_b log2 c_b) / n`` of a span of ``n`` bytes.
 
-    ``c log2 c`` comes from the :data:`XLOGX` table (no logarithm per byte
-    value); the sum runs over byte values in order of first occurrence.
+    ``counts`` holds the span's byte histogram and ``seen[:n_seen]`` its
+    distinct bytes in order of first occurrence (the order of the sum); ``c
+    log2 c`` comes from the :data:`XLOGX` table (no logarithm per byte value).
+    ``counts`` is reset to zero.
     """
-    for k in range(start, stop):
-        counts[data[k]] += 1
-    return _entropy_counted(data, start, stop, counts)
+    acc = 0.0
+    for j in range(n_seen):
+        b = seen[j]
+        acc += _xlogx(counts[b])
+        counts[b] = 0
+    if n <= 0:
+        return 0.0
+    return (_xlogx(n) - acc) / n
+
+
+@njit(inline="always")
+def _count_byte(b, counts, seen, n_seen):
+    """Add byte ``b`` to a histogram; returns the new number of distinct bytes (no branch)."""
+    seen[n_seen] = b
+    n_seen += counts[b] == 0
+    counts[b] += 1
+    return n_seen
+
+
+#: Multiplier of the hash of a byte trigram into the 2**16 slots of the token filter.
+TRIGRAM_MULT = 0x9E3779B1
+
+
+@njit(inline="always")
+def _trigram_slot(tri):
+    return (tri * TRIGRAM_MULT >> 16) & 0xFFFF
 
 
 @njit
-def _entropy_counted(data, start, stop, counts):
-    """:func:`_entropy` when ``counts`` already holds the span's histogram (it is reset)."""
-    n = stop - start
-    if n <= 0:
-        return 0.0
-    acc = 0.0
-    for k in range(start, stop):
-        c = counts[data[k]]
-        if c > 0:
-            acc += _xlogx(c)
-            counts[data[k]] = 0
-    return (_xlogx(n) - acc) / n
+def _tokens_at(data, k, e, bucket, bucket_start, bucket_tokens, tok_data, tok_offsets):
+    """Tokens of ``bucket`` that occur (lower-cased) at ``data[k:e]``."""
+    hits = 0
+    for j in range(bucket_start[bucket], bucket_start[bucket + 1]):
+        t = bucket_tokens[j]
+        ts = tok_offsets[t]
+        tl = tok_offsets[t + 1] - ts
+        if k + tl <= e:
+            ok = True
+            for m in range(tl):
+                if LOWER[data[k + m]] != tok_data[ts + m]:
+                    ok = False
+                    break
+            if ok:
+                hits += 1
+    return hits
 
 
 @njit
@@ -235,28 +264,53 @@ def _find_suffix(data, hs, he, sfx_table):
     return best
 
 
-@njit
-def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_pair):
+def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_single, tok_bits, tok_bucket, bucket_start,
+                bucket_tokens):
     """Lexical statistics of each URL and the spans of its host parts.
 
     Parameters
     ----------
     data, offsets : ragged ``uint8`` buffer of URLs (UTF-8 bytes).
     sfx_table : suffix hash table from :func:`build_suffix_table`.
-    tok_data, tok_offsets : ragged buffer of suspicious tokens (lower-case),
-        sorted by first byte; ``tok_first`` (257,) indexes tokens by first
-        byte; ``tok_pair`` (65536,) bool marks the first two bytes of tokens
-        (``256 * b0 + b1``; one-byte tokens mark every ``b1``).
+    tok_data, tok_offsets : ragged buffer of suspicious tokens (lower-case).
+    tok_single : uint8 (256,) 1 for each one-byte token.
+    tok_bits : uint8 (8192,) bit set over the :func:`_trigram_slot` of the
+        byte trigrams that start a longer token (a two-byte token marks its
+        256 trigrams); ``tok_bucket`` : uint16 (65536,) the bucket of each
+        slot, whose tokens are ``bucket_tokens[bucket_start[j]:bucket_start[j + 1]]``.
 
     Returns
     -------
     feats : float64 (n, N_LEXICAL), columns :data:`LEXICAL_FEATURES`
     spans : int64 (n, 5), columns :data:`SPAN_FIELDS` (absolute positions in ``data``)
+
+    The outputs are allocated here, by numpy, not inside the kernel: numpy
+    asks for huge pages for large arrays, so writing a fresh (n, 49) array
+    takes a fraction of the page faults of numba's allocation.
     """
     n = offsets.shape[0] - 1
-    feats = np.zeros((n, N_LEXICAL), dtype=np.float64)
-    spans = np.zeros((n, 5), dtype=np.int64)
+    feats = np.empty((n, N_LEXICAL), dtype=np.float64)
+    spans = np.empty((n, 5), dtype=np.int64)
+    _url_lexical_into(data, offsets, sfx_table, tok_data, tok_offsets, tok_single, tok_bits, tok_bucket,
+                      bucket_start, bucket_tokens, feats, spans)
+    return feats, spans
+
+
+@njit
+def _url_lexical_into(data, offsets, sfx_table, tok_data, tok_offsets, tok_single, tok_bits, tok_bucket,
+                      bucket_start, bucket_tokens, feats, spans):
+    """:func:`url_lexical` writing every cell of ``feats`` and ``spans``.
+
+    Each URL is walked in few passes: one over the whole URL (byte histogram
+    and suspicious tokens; character classes, special characters and the
+    entropy then come from the histogram's distinct bytes), the parse of
+    scheme, authority, path and query, one over the host (shape, dots and its
+    histogram) and one over the registered label.
+    """
+    n = offsets.shape[0] - 1
     counts = np.zeros(256, dtype=np.int64)
+    seen = np.empty(256, dtype=np.uint8)
+    char_class = np.zeros(5, dtype=np.int64)
     special = np.zeros(10, dtype=np.int64)
     for i in range(n):
         s = offsets[i]
@@ -281,16 +335,18 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
                 is_https = True
         elif e - s >= 2 and data[s] == 47 and data[s + 1] == 47:
             a = s + 2
-        # --- authority
+        # --- authority (the host starts after its last '@')
         ae = a
-        while ae < e and data[ae] != 47 and data[ae] != 63 and data[ae] != 35 and data[ae] != 92:
-            ae += 1
         hs = a
         has_userinfo = False
-        for k in range(a, ae):
-            if data[k] == 64:
-                hs = k + 1
+        while ae < e:
+            b = data[ae]
+            if b == 47 or b == 63 or b == 35 or b == 92:
+                break
+            if b == 64:
+                hs = ae + 1
                 has_userinfo = True
+            ae += 1
         he = ae
         has_port = False
         port_nonstd = False
@@ -317,18 +373,36 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
             port_nonstd = not (digits and (val == 80 or val == 443))
         if he > hs and data[he - 1] == 46:
             he -= 1
-        # --- path / query / fragment
+        # --- path (with its shape) / query (with its parameters) / fragment
         q = ae
-        while q < e and data[q] != 63 and data[q] != 35:
+        depth = 0
+        dbl = 0
+        prev_slash = False
+        while q < e:
+            b = data[q]
+            if b == 63 or b == 35:
+                break
+            slash = b == 47 or b == 92
+            if slash:
+                depth += 1
+                if prev_slash:
+                    dbl += 1
+            prev_slash = slash
             q += 1
         path_len = q - ae
         query_len = 0
         frag_len = 0
+        n_params = 0
         if q < e and data[q] == 63:
             r = q + 1
+            seps = 0
             while r < e and data[r] != 35:
+                if data[r] == 38 or data[r] == 59:
+                    seps += 1
                 r += 1
             query_len = r - q - 1
+            if query_len > 0:
+                n_params = 1 + seps
             if r < e:
                 frag_len = e - r - 1
         elif q < e:
@@ -380,74 +454,55 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
         spans[i, 2] = sfx
         spans[i, 3] = ds
         spans[i, 4] = de
-        # --- whole-URL counts
-        n_digits = 0
-        n_letters = 0
-        n_upper = 0
-        n_special = 0
-        n_non_ascii = 0
-        special[:] = 0
-        bad_esc = 0
+        # --- whole URL: byte histogram and suspicious tokens in one pass
+        n_seen = 0
         n_tok = 0
+        tri = 0  # lower-cased bytes k, k + 1, k + 2 (0 past the end)
+        for k in range(s, min(s + 3, e)):
+            tri |= np.int64(LOWER[data[k]]) << (16 - 8 * (k - s))
         for k in range(s, e):
-            b = data[k]
-            counts[b] += 1  # byte histogram of the URL, for its entropy below
-            cc = CHAR_CLASS[b]
-            if cc == 0:
-                n_digits += 1
-            elif cc == 1:
-                n_letters += 1
-            elif cc == 2:
-                n_letters += 1
-                n_upper += 1
-            elif cc == 3:
-                n_non_ascii += 1
-            else:
-                n_special += 1
-                sc = SPECIAL_INDEX[b]
-                if sc != 0:
-                    special[sc] += 1
-                    if sc == 6 and not (k + 2 < e and _is_hex(data[k + 1]) and _is_hex(data[k + 2])):
-                        bad_esc += 1
-            lb = LOWER[b]
-            nb = LOWER[data[k + 1]] if k + 1 < e else 0
-            if tok_pair[lb * 256 + nb]:
-                for t in range(tok_first[lb], tok_first[lb + 1]):
-                    ts = tok_offsets[t]
-                    tl = tok_offsets[t + 1] - ts
-                    if k + tl <= e:
-                        ok = True
-                        for m in range(1, tl):
-                            if LOWER[data[k + m]] != tok_data[ts + m]:
-                                ok = False
-                                break
-                        if ok:
-                            n_tok += 1
-        # --- path shape
-        depth = 0
-        dbl = 0
-        for k in range(ae, q):
-            if data[k] == 47 or data[k] == 92:
-                depth += 1
-                if k + 1 < q and (data[k + 1] == 47 or data[k + 1] == 92):
-                    dbl += 1
-        n_params = 0
-        if query_len > 0:
-            n_params = 1
-            for k in range(q + 1, q + 1 + query_len):
-                if data[k] == 38 or data[k] == 59:
-                    n_params += 1
-        # --- host shape
+            n_seen = _count_byte(data[k], counts, seen, n_seen)
+            n_tok += tok_single[tri >> 16]
+            slot = _trigram_slot(tri)
+            if (tok_bits[slot >> 3] >> (slot & 7)) & 1:
+                n_tok += _tokens_at(data, k, e, tok_bucket[slot], bucket_start, bucket_tokens, tok_data, tok_offsets)
+            tri = ((tri << 8) & 0xFFFFFF) | (np.int64(LOWER[data[k + 3]]) if k + 3 < e else 0)
+        # character classes and special characters from the distinct bytes
+        char_class[:] = 0
+        special[:] = 0
+        acc = 0.0
+        for jj in range(n_seen):
+            b = seen[jj]
+            c = counts[b]
+            acc += _xlogx(c)
+            char_class[CHAR_CLASS[b]] += c
+            special[SPECIAL_INDEX[b]] += c
+            counts[b] = 0
+        url_entropy = (_xlogx(e - s) - acc) / (e - s) if e > s else 0.0
+        bad_esc = 0
+        if special[6] > 0:  # some '%': count those not followed by two hex digits
+            for k in range(s, e):
+                if data[k] == 37 and not (k + 2 < e and _is_hex(data[k + 1]) and _is_hex(data[k + 2])):
+                    bad_esc += 1
+        # --- host shape, subdomain / suffix dots and the host histogram in one pass
         h_dots = 0
         h_hyph = 0
         h_dig = 0
+        sub_depth = 0
+        sfx_dots = 0
         max_label = 0
         cur = 0
         puny = False
+        n_seen = 0
         for k in range(hs, he):
             b = data[k]
+            n_seen = _count_byte(b, counts, seen, n_seen)
             if b == 46:
                 h_dots += 1
+                if k < ds:
+                    sub_depth += 1
+                elif k >= sfx:
+                    sfx_dots += 1
                 cur = 0
             else:
                 cur += 1
@@ -459,17 +514,9 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
                         puny = True
                 elif 48 <= b <= 57:
                     h_dig += 1
-        sub_depth = 0
-        for k in range(hs, ds):
-            if data[k] == 46:
-                sub_depth += 1
-        sfx_labels = 0
-        if sfx < he:
-            sfx_labels = 1
-            for k in range(sfx, he):
-                if data[k] == 46:
-                    sfx_labels += 1
-        # --- registered label shape
+        host_entropy = _entropy_of_histogram(counts, seen, n_seen, he - hs)
+        sfx_labels = sfx_dots + 1 if sfx < he else 0
+        # --- registered label shape and histogram
         d_dig = 0
         d_hyph = 0
         run_d = 0
@@ -478,7 +525,9 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
         max_c = 0
         vowels = 0
         letters = 0
+        n_seen = 0
         for k in range(ds, de):
+            n_seen = _count_byte(data[k], counts, seen, n_seen)
             b = _lower(data[k])
             if 48 <= b <= 57:
                 d_dig += 1
@@ -501,16 +550,17 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
                     run_c = 0
                     if b == 45:
                         d_hyph += 1
+        domain_entropy = _entropy_of_histogram(counts, seen, n_seen, de - ds)
         f[0] = e - s
         f[1] = he - hs
         f[2] = path_len
         f[3] = query_len
         f[4] = frag_len
-        f[5] = n_digits
-        f[6] = n_letters
-        f[7] = n_upper
-        f[8] = n_special
-        f[9] = n_non_ascii
+        f[5] = char_class[0]
+        f[6] = char_class[1] + char_class[2]
+        f[7] = char_class[2]
+        f[8] = char_class[4]
+        f[9] = char_class[3]
         for c in range(9):
             f[10 + c] = special[c + 1]
         f[19] = n_params
@@ -529,9 +579,9 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
         f[32] = max_c
         f[33] = vowels / letters if letters > 0 else 0.0
         f[34] = max_label
-        f[35] = _entropy_counted(data, s, e, counts)
-        f[36] = _entropy(data, hs, he, counts)
-        f[37] = _entropy(data, ds, de, counts)
+        f[35] = url_entropy
+        f[36] = host_entropy
+        f[37] = domain_entropy
         f[38] = 1.0 if ip_host else 0.0
         f[39] = 1.0 if has_port else 0.0
         f[40] = 1.0 if port_nonstd else 0.0
@@ -543,7 +593,28 @@ def url_lexical(data, offsets, sfx_table, tok_data, tok_offsets, tok_first, tok_
         f[46] = n_tok
         f[47] = bad_esc
         f[48] = 1.0 if (path_len <= 1 and query_len == 0 and frag_len == 0) else 0.0
-    return feats, spans
+
+
+#: ``log1p(c)`` of the counts ``c < 4096`` (the lexical count columns are integers).
+LOG1P = np.log1p(np.arange(4096, dtype=np.float64))
+
+
+@njit
+def log1p_columns(x, columns, out):
+    """``out = x`` with ``log1p`` applied to the columns where ``columns`` (bool) is set.
+
+    One pass instead of numpy's gather, ``log1p`` and scatter; small whole
+    numbers read :data:`LOG1P`, others call ``log1p`` (the same C library
+    function numpy calls, so the results are numpy's).
+    """
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            v = x[i, j]
+            if columns[j]:
+                k = np.int64(v) if 0.0 <= v < 4096.0 else -1
+                out[i, j] = LOG1P[k] if k >= 0 and k == v else np.log1p(v)
+            else:
+                out[i, j] = v
 
 
 # ---------------------------------------------------------------------------
@@ -575,23 +646,24 @@ def _column(h, n_features):
 
 
 @njit
-def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domain_weight, cols, vals):
+def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domain_weight, with_domain, col0, value,
+               cols, vals, m):
     """Hashed block of one URL: ``(column, value)`` of every gram, duplicates kept.
 
     Gram hashes: FNV-1a 32 from ``OFFSET ^ seed`` over the gram's bytes, then
     one more FNV round with the gram length ``g`` (so the grams starting at one
-    position share their prefix work); column ``hash % n_features``.
+    position share their prefix work); column ``col0 + hash % n_features``.
 
     * URL grams: lower-cased ``data[s:e]``, lengths ``n_min..n_max``, seed
-      ``seed``, value 1;
-    * label grams: framed registered label, lengths 2..4, seed ``seed + 100``,
-      value ``domain_weight``;
-    * suffix token: the whole framed suffix, seed ``seed + 200``, value
-      ``domain_weight``.
+      ``seed``, value ``value``;
+    * when ``with_domain``, label grams: framed registered label, lengths
+      2..4, seed ``seed + 100``, value ``domain_weight * value``;
+    * and the suffix token: the whole framed suffix, seed ``seed + 200``,
+      value ``domain_weight * value``.
 
-    Writes ``cols[:m]``, ``vals[:m]`` and returns ``m``.
+    Writes ``cols[m:m_end]``, ``vals[m:m_end]`` (straight into the CSR arrays
+    or into a scratch row) and returns ``m_end``.
     """
-    m = 0
     for p in range(s, e):
         h = np.uint32(FNV32_OFFSET ^ np.uint32(seed))
         for g in range(1, n_max + 1):
@@ -599,9 +671,12 @@ def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domai
                 break
             h = np.uint32((h ^ np.uint32(LOWER[data[p + g - 1]])) * FNV32_PRIME)
             if g >= n_min:
-                cols[m] = _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
-                vals[m] = 1.0
+                cols[m] = col0 + _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
+                vals[m] = value
                 m += 1
+    if not with_domain:
+        return m
+    dvalue = domain_weight * value
     dl = de - ds + 2
     for p in range(dl):
         h = np.uint32(FNV32_OFFSET ^ np.uint32(seed + 100))
@@ -610,14 +685,14 @@ def _row_grams(data, s, e, ds, de, ss, se, n_min, n_max, n_features, seed, domai
                 break
             h = np.uint32((h ^ np.uint32(_framed_byte(data, ds, de, p + g - 1))) * FNV32_PRIME)
             if g >= 2:
-                cols[m] = _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
-                vals[m] = domain_weight
+                cols[m] = col0 + _column(np.uint32((h ^ np.uint32(g)) * FNV32_PRIME), n_features)
+                vals[m] = dvalue
                 m += 1
     h = np.uint32(FNV32_OFFSET ^ np.uint32(seed + 200))
     for r in range(se - ss + 2):
         h = np.uint32((h ^ np.uint32(_framed_byte(data, ss, se, r))) * FNV32_PRIME)
-    cols[m] = _column(h, n_features)
-    vals[m] = domain_weight
+    cols[m] = col0 + _column(h, n_features)
+    vals[m] = dvalue
     return m + 1
 
 
@@ -631,17 +706,36 @@ def _trim(data, s, e):
 
 
 @njit
-def _row_bound(offsets, spans, i, n_min, n_max):
-    length = offsets[i + 1] - offsets[i]
+def _n_grams(length, n_min, n_max):
+    """Number of grams of lengths ``n_min..n_max`` in ``length`` bytes."""
     m = 0
     for g in range(n_min, n_max + 1):
         if length >= g:
             m += length - g + 1
-    return m + 3 * (spans[i, 4] - spans[i, 3] + 2) + 1
+    return m
 
 
 @njit
-def url_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, domain_weight):
+def _row_bound(offsets, spans, i, n_min, n_max):
+    return _n_grams(offsets[i + 1] - offsets[i], n_min, n_max) + 3 * (spans[i, 4] - spans[i, 3] + 2) + 1
+
+
+@njit
+def _csr_row_sizes(data, offsets, spans, dense, n_min, n_max, with_domain, sizes):
+    """Exact entries of each CSR row (dense non-zeros + grams) into ``sizes``."""
+    for i in range(offsets.shape[0] - 1):
+        m = 0
+        for c in range(dense.shape[1]):
+            if dense[i, c] != 0.0:
+                m += 1
+        s, e = _trim(data, offsets[i], offsets[i + 1])
+        m += _n_grams(e - s, n_min, n_max)
+        if with_domain:
+            m += _n_grams(spans[i, 4] - spans[i, 3] + 2, 2, 4) + 1
+        sizes[i] = m
+
+
+def url_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, domain_weight, with_domain=True):
     """One CSR row per URL: dense columns, then the hashed n-gram block.
 
     Columns ``[0, d)`` hold the non-zero entries of ``dense`` (n, d); column
@@ -649,46 +743,51 @@ def url_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, 
     ``1 / sqrt(sum of squared gram values)`` (the L2 norm of the block when
     no two grams share a column). A column hit by several grams appears
     several times in the row (CSR consumers add duplicates up, as
-    ``sum_duplicates`` does); indices are not sorted.
+    ``sum_duplicates`` does); indices are not sorted. ``with_domain=False``
+    leaves out the label grams and the suffix token (``spans`` is then not
+    read): the URL's char n-grams alone, as ``HashingVectorizer`` makes them.
+
+    Two passes: the exact size of each row, then the entries written straight
+    into arrays that numpy allocates (numpy asks for huge pages, so the
+    first touch of a large fresh array costs few page faults).
 
     Returns
     -------
-    indptr : int64 (n + 1,), indices : int32 (nnz,), values : float64 (nnz,)
+    indptr : int32 (int64 past 2**31 entries) (n + 1,), indices : int32 (nnz,), values : float64 (nnz,)
     """
     n = offsets.shape[0] - 1
-    d = dense.shape[1]
-    total = 0
-    longest = 0
-    for i in range(n):
-        b = _row_bound(offsets, spans, i, n_min, n_max)
-        total += b + d
-        if b > longest:
-            longest = b
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    sizes = np.empty(n, dtype=np.int64)
+    _csr_row_sizes(data, offsets, spans, dense, n_min, n_max, with_domain, sizes)
+    total = int(sizes.sum())
+    indptr = np.zeros(n + 1, dtype=np.int32 if total < 2**31 else np.int64)
+    np.cumsum(sizes, out=indptr[1:])
     indices = np.empty(total, dtype=np.int32)
     values = np.empty(total, dtype=np.float64)
-    cols = np.empty(longest, dtype=np.int64)
-    vals = np.empty(longest, dtype=np.float64)
-    nnz = 0
-    for i in range(n):
+    _fill_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, domain_weight, with_domain,
+                     indptr, indices, values)
+    return indptr, indices, values
+
+
+@njit
+def _fill_hashed_csr(data, offsets, spans, dense, n_min, n_max, n_features, seed, domain_weight, with_domain,
+                     indptr, indices, values):
+    """The entries of :func:`url_hashed_csr`, row ``i`` at ``indptr[i]:indptr[i + 1]``."""
+    d = dense.shape[1]
+    w2 = domain_weight * domain_weight
+    for i in range(offsets.shape[0] - 1):
+        nnz = indptr[i]
         for c in range(d):
             if dense[i, c] != 0.0:
                 indices[nnz] = c
                 values[nnz] = dense[i, c]
                 nnz += 1
         s, e = _trim(data, offsets[i], offsets[i + 1])
-        m = _row_grams(data, s, e, spans[i, 3], spans[i, 4], spans[i, 2], spans[i, 1], n_min, n_max, n_features,
-                       seed, domain_weight, cols, vals)
-        sq = 0.0
-        for k in range(m):
-            sq += vals[k] * vals[k]
+        sq = np.float64(_n_grams(e - s, n_min, n_max))
+        if with_domain:
+            sq += (_n_grams(spans[i, 4] - spans[i, 3] + 2, 2, 4) + 1) * w2
         inv = 1.0 / np.sqrt(sq) if sq > 0.0 else 0.0
-        for k in range(m):
-            indices[nnz] = d + cols[k]
-            values[nnz] = vals[k] * inv
-            nnz += 1
-        indptr[i + 1] = nnz
-    return indptr, indices[:nnz], values[:nnz]  # views: no copy of the (large) buffers
+        _row_grams(data, s, e, spans[i, 3], spans[i, 4], spans[i, 2], spans[i, 1], n_min, n_max, n_features, seed,
+                   domain_weight, with_domain, d, inv, indices, values, nnz)
 
 
 @njit
@@ -708,7 +807,7 @@ def url_linear_scores(data, offsets, spans, dense, n_min, n_max, n_features, see
             z += dense[i, c] * coef[c]
         s, e = _trim(data, offsets[i], offsets[i + 1])
         m = _row_grams(data, s, e, spans[i, 3], spans[i, 4], spans[i, 2], spans[i, 1], n_min, n_max, n_features,
-                       seed, domain_weight, cols, vals)
+                       seed, domain_weight, True, 0, 1.0, cols, vals, 0)
         sq = 0.0
         dot = 0.0
         for k in range(m):
