@@ -565,14 +565,10 @@ def main(argv: list[str] | None = None) -> None:
     A partial run keeps the other sections' rows of the existing result file.
     """
     import json
-    import sys
 
-    from _common import RESULTS_DIR
+    from _common import RESULTS_DIR, chosen_sections
 
-    names = list(argv if argv is not None else sys.argv[1:]) or list(SECTIONS)
-    unknown = set(names) - set(SECTIONS)
-    if unknown:
-        raise SystemExit(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    names = chosen_sections(argv, SECTIONS)
     rows: list[dict] = []
     sections: list[str] = []
     for name in SECTIONS:
