@@ -527,6 +527,10 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
             return lm
         return np.hstack([lm, ip_block(self.ip_model, data, spans, lex[:, _IP_HOST] > 0)])
 
+    def _fitted_side_features(self, data, spans, lex) -> np.ndarray:
+        """:meth:`_side_features` with the fitted language models (scoring and online updates)."""
+        return self._side_features(data, spans, lex, self._lm_features(data, spans, self.lm_table_))
+
     def _dense_names(self) -> list[str]:
         return list(ku.LEXICAL_FEATURES) + list(LM_FEATURES) + ip_block_names(self.ip_model)
 
@@ -585,7 +589,7 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
     def _matrix(self, X):
         ragged = self._ragged(X)
         lex, spans = self.features_.lexical_ragged(ragged)
-        lm = self._side_features(ragged.data, spans, lex, self._lm_features(ragged.data, spans, self.lm_table_))
+        lm = self._fitted_side_features(ragged.data, spans, lex)
         return ragged, self._design(ragged, spans, lex, lm)
 
     # -------------------------------------------------------------- training
@@ -638,7 +642,7 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
         if usable.size == 0:
             return self
         lex, spans = self.features_.lexical_ragged(ragged)
-        lm = self._side_features(ragged.data, spans, lex, self._lm_features(ragged.data, spans, self.lm_table_))
+        lm = self._fitted_side_features(ragged.data, spans, lex)
         if not hasattr(self, "dense_mean_"):
             # From scratch: standardise with the first batch (the LM columns use
             # the empty models' values there, so only the lexical part is informed).
@@ -662,7 +666,7 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
             stop = min(start + self._CHUNK, len(ragged))
             part = RaggedArray(ragged.data, ragged.offsets[start:stop + 1], ragged.missing[start:stop])
             lex, spans = self.features_.lexical_ragged(part)
-            lm = self._side_features(part.data, spans, lex, self._lm_features(part.data, spans, self.lm_table_))
+            lm = self._fitted_side_features(part.data, spans, lex)
             # Same as model_.decision_function(design), fused: no matrix is built.
             out[start:stop] = self.features_.linear_scores(part, spans, self._dense(lex, lm), coef, intercept)
         if self._malicious_column() != 1:
