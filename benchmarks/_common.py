@@ -134,11 +134,13 @@ def with_kept_rows(name: str, rows: list[dict], names: list[str], sections: tupl
     return sorted(rows, key=lambda r: sections.index(r.get("section", legacy(r))))  # stable within a section
 
 
-def write_result(name: str, title: str, rows: list[dict], *, notes: str = "", sections: list[str] | None = None) -> Path:
+def write_result(name: str, title: str, rows: list[dict], *, notes: str = "", sections: list[str] | None = None,
+                 script: str | None = None) -> Path:
+    """Write ``results/<name>.json``; ``script`` names the bench script when it is not ``<name>.py``."""
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     payload = {"name": name, "title": title, "machine": machine(), "notes": notes, "rows": rows,
-               "sections": sections or [], "date": time.strftime("%Y-%m-%d")}
+               "sections": sections or [], "date": time.strftime("%Y-%m-%d"), "script": script or name}
     path.write_text(json.dumps(payload, indent=1, default=float) + "\n")
     print(f"wrote {path}")
     return path

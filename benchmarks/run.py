@@ -42,7 +42,8 @@ COLUMNS = [("system", "system"), ("task", "task"), ("metric", "metric"), ("value
 
 # The hybrid detector first (the point of the library), then detectors, then hardening and scale.
 ORDER = ["bench_hybrid_efficacy", "bench_signatures", "bench_signatures_sigma", "bench_url", "bench_ip",
-         "bench_filetype", "bench_protocol", "bench_sequence", "bench_payl", "bench_evasion", "bench_fuzz",
+         "bench_filetype", "bench_protocol", "bench_sequence", "bench_payl", "bench_heldout",
+         "bench_heldout_rehearsal", "bench_evasion", "bench_fuzz",
          "bench_stream_memory", "bench_dask"]
 
 
@@ -56,7 +57,7 @@ def render() -> str:
         result = json.loads(path.read_text())
         parts.append(f"\n## {result['title']}\n")
         parts.append(f"Machine: {result.get('machine', '?')}; measured {result.get('date', '?')}; "
-                     f"script `benchmarks/{result['name']}.py`.\n")
+                     f"script `benchmarks/{result.get('script', result['name'])}.py`.\n")
         if result.get("notes"):
             parts.append(result["notes"] + "\n")
         rows = result.get("rows", [])

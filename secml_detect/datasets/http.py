@@ -8,7 +8,7 @@ from urllib.parse import quote_plus
 
 import numpy as np
 
-from . import bundled_path, shared_dataset_path
+from . import bundled_path, dataset_files
 
 __all__ = ["load_http_params", "load_http_params_sample", "SHOP_ENDPOINTS", "build_http_request",
            "http_requests_from_values"]
@@ -25,7 +25,9 @@ def _read(path: Path) -> tuple[list[str], list[str], list[int]]:
 
 
 def load_http_params() -> tuple[list[str], list[str], list[int]]:
-    """The full train split from the shared datasets.
+    """The shared HTTP parameter values (the development data holds the train split).
+
+    Every ``payload_*.csv`` of the folder is read, in name order.
 
     Returns
     -------
@@ -36,7 +38,13 @@ def load_http_params() -> tuple[list[str], list[str], list[int]]:
     labels : list of int
         1 for attacks, 0 for normal values.
     """
-    return _read(shared_dataset_path("http_params_morzeux", "payload_train.csv"))
+    values, kinds, labels = [], [], []
+    for path in dataset_files("http_params_morzeux", "payload_*.csv"):
+        part = _read(path)
+        values += part[0]
+        kinds += part[1]
+        labels += part[2]
+    return values, kinds, labels
 
 
 def load_http_params_sample() -> tuple[list[str], list[str], list[int]]:

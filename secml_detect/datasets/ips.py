@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import bundled_path, shared_dataset_path
+from . import bundled_path, dataset_files
 
 __all__ = [
     "IPListing",
@@ -55,9 +55,14 @@ RESERVED_IPV4: tuple[str, ...] = (
     "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
 )
 
-_DATASHIELD = ("ip_datashield_blocklist", "datashield_first_seen_before_2026-04.csv")
-_TOR = ("ip_tor_exit_history", "tor_exit_first_seen_before_2023.csv")
-_PROVIDERS = ("ip_provider_ranges", "provider_ranges_merged.csv")
+
+def _read_csvs(name: str) -> list[dict]:
+    """Rows of every ``*.csv`` of a dataset folder (a snapshot may come in parts), in name order."""
+    rows = []
+    for path in dataset_files(name, "*.csv"):
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows += list(csv.DictReader(fh))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ def _listing(rows: list[dict]) -> IPListing:
 
 
 def load_datashield_blocklist(*, sample: str = "hash10") -> IPListing:
-    """Data-Shield IPv4 blocklist entries first seen before 2026-04-01.
+    """Data-Shield IPv4 blocklist entries with listing dates (the development data: first seen before 2026-04-01).
 
     Parameters
     ----------
@@ -138,8 +143,7 @@ def load_datashield_blocklist(*, sample: str = "hash10") -> IPListing:
     """
     if sample not in ("hash10", "all"):
         raise ValueError(f"sample must be 'hash10' or 'all', got {sample!r}")
-    with open(shared_dataset_path(*_DATASHIELD), newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = _read_csvs("ip_datashield_blocklist")
     if sample == "hash10":
         rows = [r for r in rows if int(hashlib.sha1(r["ip"].encode()).hexdigest(), 16) % 10 == 0]
     return _listing(rows)
@@ -164,8 +168,7 @@ def load_tor_exit_history(*, version: int | None = 4, bundled: bool = False) -> 
         with gzip.open(bundled_path("tor_exit_sample.csv.gz"), "rt", encoding="utf-8", newline="") as fh:
             rows = [dict(r, ip_version="4") for r in csv.DictReader(fh)]
     else:
-        with open(shared_dataset_path(*_TOR), newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = _read_csvs("ip_tor_exit_history")
     if version is not None:
         rows = [r for r in rows if r["ip_version"] == str(version)]
     return _listing(rows)
@@ -192,8 +195,7 @@ def load_provider_ranges(*, version: int | None = None, bundled: bool = True) ->
         with gzip.open(bundled_path("ip_provider_ranges.csv.gz"), "rt", encoding="utf-8", newline="") as fh:
             rows = list(csv.DictReader(fh))
     else:
-        with open(shared_dataset_path(*_PROVIDERS), newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+        rows = _read_csvs("ip_provider_ranges")
     return [(r["provider"], r["cidr"]) for r in rows if version is None or r["ip_version"] == str(version)]
 
 

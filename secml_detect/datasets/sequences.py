@@ -2,7 +2,7 @@
 
 Each loader returns plain Python lists (sequences as lists of tokens) and
 numpy label arrays. The full sets come from the shared datasets
-(:func:`secml_detect.datasets.shared_dataset_path`); small samples of the
+(:func:`secml_detect.datasets.dataset_files`); small samples of the
 redistributable sets (HDFS and Mal-API-2019, both MIT) are bundled.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bundled_path, shared_dataset_path
+from . import bundled_path, dataset_files
 
 __all__ = [
     "load_hdfs",
@@ -38,9 +38,11 @@ def load_hdfs() -> tuple[list[list[int]], np.ndarray]:
     Returns
     -------
     sequences : list of list of int
-        Log keys 1-28, one session per item: first every normal session of
-        ``hdfs_train_normal.txt``, then every anomalous one of
-        ``hdfs_abnormal_sample.txt``.
+        Log keys 1-28, one session per item: first every normal session, then
+        every anomalous one. A file of the folder whose name says
+        ``abnormal`` (``hdfs_abnormal_sample.txt``, DeepLog's
+        ``hdfs_test_abnormal``) holds anomalous sessions; every other one
+        (``hdfs_train_normal.txt``, ``hdfs_test_normal``) normal ones.
     labels : ndarray of int
         0 normal, 1 anomalous.
 
@@ -49,8 +51,9 @@ def load_hdfs() -> tuple[list[list[int]], np.ndarray]:
     DeepLog's held-out normal file is not in the shared data, so held-out
     normals must come from splitting the normal sessions (see the benchmark).
     """
-    normal = _read_keys(shared_dataset_path(_HDFS, "hdfs_train_normal.txt"))
-    abnormal = _read_keys(shared_dataset_path(_HDFS, "hdfs_abnormal_sample.txt"))
+    normal, abnormal = [], []
+    for path in dataset_files(_HDFS, "hdfs*"):
+        (abnormal if "abnormal" in path.name else normal).extend(_read_keys(path))
     return normal + abnormal, np.r_[np.zeros(len(normal), int), np.ones(len(abnormal), int)]
 
 
@@ -92,12 +95,12 @@ def load_adfa_ld(*, deduplicate: bool = True, drop_conflicts: bool = True) -> di
     ``attack_type`` (``""`` for normals) and ``attack_run`` (``""`` for normals),
     the last four as numpy arrays.
     """
-    path = shared_dataset_path("adfa_ld", "adfa_ld_traces.csv")
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     rows = []
-    with open(path, encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            rows.append((row["split"], row["label"], row["attack_type"], row["attack_run"], row["syscalls"]))
+    for path in dataset_files("adfa_ld", "*.csv"):
+        with open(path, encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                rows.append((row["split"], row["label"], row["attack_type"], row["attack_run"], row["syscalls"]))
     if drop_conflicts:
         normal = {r[4] for r in rows if r[1] == "normal"}
         attack = {r[4] for r in rows if r[1] != "normal"}
@@ -145,7 +148,12 @@ def load_malapi() -> tuple[list[list[str]], np.ndarray]:
     35 rows duplicate another row's (truncated) sequence; split by distinct
     sequence so a copy never sits on both sides.
     """
-    return _read_malapi(shared_dataset_path("apicalls_malapi2019", "malapi_first1000calls.csv"))
+    seqs, fams = [], []
+    for path in dataset_files("apicalls_malapi2019", "*.csv"):
+        part = _read_malapi(path)
+        seqs += part[0]
+        fams.append(part[1])
+    return seqs, np.concatenate(fams)
 
 
 def load_malapi_sample() -> tuple[list[list[str]], np.ndarray]:

@@ -25,12 +25,13 @@ import re
 
 import numpy as np
 
-from . import bundled_path, shared_dataset_path
+from . import bundled_path, dataset_files, shared_dataset_path
 
 __all__ = [
     "load_iscx_urls",
     "load_openphish",
     "load_opendns_top",
+    "load_opendns_random",
     "load_c2_domains",
     "load_domain_sample",
     "registered_domains",
@@ -96,6 +97,10 @@ def load_iscx_urls(kinds=("benign", "malware", "phishing", "spam"), *, dedupe: b
 def load_openphish() -> tuple[list[str], np.ndarray]:
     """OpenPhish URLs (all phishing) and the UTC time each was first seen.
 
+    Every ``*.csv`` of the folder is read (a snapshot may come in parts, and
+    an evaluation set of the same form may name its file after another
+    period), in name order.
+
     Returns
     -------
     urls : list of str
@@ -103,23 +108,42 @@ def load_openphish() -> tuple[list[str], np.ndarray]:
         URLs of the first commit (2024-10-12) are left-censored: they existed
         before.
     """
-    path = next(p for p in shared_dataset_path("url_openphish_feed_history").glob("*.csv"))
     urls, times = [], []
-    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader, None)
-        for row in reader:
-            if len(row) < 2:
-                continue
-            urls.append(row[0])
-            times.append(row[1][:19])
+    for path in dataset_files("url_openphish_feed_history", "*.csv"):
+        with open(path, encoding="utf-8", errors="surrogateescape", newline="") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            for row in reader:
+                if len(row) < 2:
+                    continue
+                urls.append(row[0])
+                times.append(row[1][:19])
     return urls, np.array(times, dtype="datetime64[s]")
 
 
+def _read_domains(pattern: str) -> list[str]:
+    out = []
+    for path in dataset_files("domain_opendns_benign", pattern):
+        out += [line.strip() for line in open(path, encoding="utf-8") if line.strip()]
+    return out
+
+
 def load_opendns_top() -> list[str]:
-    """The OpenDNS top-10k popular domains (2014; benign, malware domains removed)."""
-    path = shared_dataset_path("domain_opendns_benign", "opendns-top-domains.txt")
-    return [line.strip() for line in open(path, encoding="utf-8") if line.strip()]
+    """The OpenDNS top-10k popular domains (2014; benign, malware domains removed).
+
+    Reads the folder's ``*top*.txt`` files.
+    """
+    return _read_domains("*top*.txt")
+
+
+def load_opendns_random() -> list[str]:
+    """OpenDNS's random sample of resolved domains (benign, far less popular than the top list).
+
+    Reads the folder's ``*random*.txt`` files: the list the development data
+    keeps apart for evaluation, so this raises
+    :class:`~secml_detect.datasets.DatasetNotFoundError` there.
+    """
+    return _read_domains("*random*.txt")
 
 
 def load_c2_domains() -> list[str]:
