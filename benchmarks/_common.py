@@ -144,3 +144,33 @@ def write_result(name: str, title: str, rows: list[dict], *, notes: str = "", se
     path.write_text(json.dumps(payload, indent=1, default=float) + "\n")
     print(f"wrote {path}")
     return path
+
+
+def fitted_date(dates, preferred, *, after_days: int = 0, min_share: float = 0.05, fallback_quantile: float = 0.8):
+    """``preferred`` (a cut-off or a replay's first day) when the dated items fit it, else a date they do fit.
+
+    The benchmarks' dates were set for the development data. Data of the same
+    form from another period (a later snapshot, an evaluation set) gets the
+    same protocol at a date of its own instead of an empty split: ``preferred``
+    is kept when at least ``min_share`` of the items lie before it and the
+    items reach ``after_days`` days past it (and ``min_share`` lie after it
+    when ``after_days`` is 0); otherwise the date is the ``fallback_quantile``
+    of the items' dates, moved back so that ``after_days`` days follow it. The
+    change is printed.
+    """
+    import numpy as np
+
+    dates = np.asarray(dates, dtype="datetime64[s]")
+    dates = dates[~np.isnat(dates)]
+    preferred = np.datetime64(preferred, "s")
+    span = np.timedelta64(after_days, "D")
+    before = float(np.mean(dates < preferred)) if dates.size else 0.0
+    fits = before >= min_share and (dates.max() >= preferred + span - np.timedelta64(1, "D") if after_days
+                                    else 1.0 - before >= min_share)
+    if fits or not dates.size:
+        return preferred
+    chosen = np.quantile(dates.astype(np.int64), fallback_quantile).astype("datetime64[s]")
+    chosen = min(chosen, dates.max() - span).astype("datetime64[D]").astype("datetime64[s]")
+    print(f"note: the data's dates ({dates.min()} .. {dates.max()}) do not fit {preferred}; using {chosen}",
+          flush=True)
+    return chosen

@@ -47,6 +47,9 @@ feed does not flag (feed hits are the same for both and would fill the top);
   findings are not promoted to signatures, to show how much of the gain comes
   from the models rather than from re-seen URLs and hosts (phishing URLs are
   active for a few days) caught by promoted indicators. No plot.
+
+The dates fit the development data; data of the same form from another
+period replays its own last weeks instead (``_common.fitted_date``, printed).
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import REPO_ROOT, write_result
+from _common import REPO_ROOT, fitted_date, write_result
 from secml_detect import ByteFrequencyModel, IPReputationClassifier, URLClassifier
 from secml_detect.hybrid.replay import ReplayDay, STRATEGIES, plot_efficacy, replay_efficacy
 
@@ -85,8 +88,8 @@ def url_replay(progress, history_labels=True, promote=True):
     train_regs = set(rng.choice(uniq, len(uniq) // 2, replace=False).tolist())
     train_benign = [u for u, r in zip(benign, regs) if r in train_regs]
     pool = [u for u, r in zip(benign, regs) if r not in train_regs]
-    day0 = np.datetime64("2026-02-01T00:00:00")
-    hist_mask = (seen >= np.datetime64("2025-12-01T00:00:00")) & (seen < day0)
+    day0 = fitted_date(seen, "2026-02-01", after_days=DAYS)
+    hist_mask = (seen >= day0 - np.timedelta64(62, "D")) & (seen < day0)  # 2025-12-01 for the development data
     hist_bad = [phish[i] for i in rng.permutation(np.flatnonzero(hist_mask))[:HISTORY]]
     hist_good = [train_benign[i] for i in rng.permutation(len(train_benign))[:HISTORY]]
     ev = lambda u: {"url": u, "host": _host(u)}  # noqa: E731
@@ -115,7 +118,7 @@ def ip_replay(progress):
 
     rng = np.random.RandomState(0)
     listing = load_datashield_blocklist()
-    day0 = np.datetime64("2026-03-01T00:00:00")
+    day0 = fitted_date(listing.first_seen, "2026-03-01", after_days=DAYS)
     before = np.flatnonzero(listing.first_seen < day0)
     hist_bad = [listing.ips[i] for i in rng.permutation(before)[:HISTORY]]
     background = int_to_ipv4(sample_background_ipv4(HISTORY + DAYS * PER_DAY_BENIGN, exclude=listing.ips, random_state=0))
