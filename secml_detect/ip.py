@@ -815,7 +815,7 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
 
     A logistic regression on :class:`IPSpatialFeatures` (standardised),
     plus the pairwise products of a few key columns
-    (:data:`INTERACTION_FEATURES`: the /24, /20 and /16 bad counts, the
+    (``INTERACTION_FEATURES``: the /24, /20 and /16 bad counts, the
     nearest listed address, the cloud-provider flag and the range's bad
     rate), so that agreeing signals can raise the score more than their sum
     in a purely additive model. It learns from a blocklist snapshot (label 1) and background addresses
@@ -837,7 +837,7 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
     class_weight : dict, "balanced" or None, default=None
     max_iter : int, default=1000
     interactions : bool, default=True
-        Add the pairwise products of :data:`INTERACTION_FEATURES` (21
+        Add the pairwise products of ``INTERACTION_FEATURES`` (21
         columns) to the logistic regression; ``False`` gives the plain
         linear model on the 34 features.
     on_bad_input : {"fallback", "raise"}, default="fallback"
