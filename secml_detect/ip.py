@@ -55,7 +55,7 @@ from ._kernels.ipfeatures import (
     B16_TOR_LO,
     B16_WIDTH,
     ipv4_block,
-    linear_scores,
+    pairwise_scores,
     provider_block,
     segment_lookup,
     nearest_distance,
@@ -68,7 +68,7 @@ from .exceptions import InvalidParameterError
 from ._netaddr import inet_aton_value
 from .hierarchy import BetaBinomialHierarchy
 
-__all__ = ["IPReputationClassifier", "IPSpatialFeatures", "parse_addresses", "ParsedAddresses"]
+__all__ = ["IPReputationClassifier", "IPSpatialFeatures", "parse_addresses", "ParsedAddresses", "INTERACTION_FEATURES"]
 
 LEVELS = ("/8", "/16", "/20", "/24", "/32")
 _V4_SHIFTS = np.array([24, 16, 12, 8, 0], dtype=np.int64)
@@ -109,6 +109,27 @@ def _feature_names() -> list[str]:
 
 FEATURE_NAMES = tuple(_feature_names())
 N_FEATURES = len(FEATURE_NAMES)
+
+#: Columns whose pairwise products :class:`IPReputationClassifier` adds
+#: (``interactions=True``): a count at one level means more when the
+#: neighbouring levels, the nearest listed address or the provider agree.
+#: Chosen on a pseudo-temporal validation inside the training period
+#: (``benchmarks/bench_ip.py``), never on the test window.
+INTERACTION_FEATURES = ("bad/24", "bad/20", "bad/16", "nearest_bad_log2_distance",
+                        "nearest_bad_common_prefix", "provider_cloud", "range_logit_rate")
+
+
+def _interaction_pairs(enabled: bool) -> np.ndarray:
+    """``(n_pairs, 2)`` column indices of the products the classifier uses."""
+    if not enabled:
+        return np.zeros((0, 2), dtype=np.int64)
+    idx = [FEATURE_NAMES.index(name) for name in INTERACTION_FEATURES]
+    return np.array([(a, b) for i, a in enumerate(idx) for b in idx[i + 1:]], dtype=np.int64).reshape(-1, 2)
+
+
+def _with_products(Z: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """``Z`` with the product columns of ``pairs`` appended."""
+    return np.hstack([Z, Z[:, pairs[:, 0]] * Z[:, pairs[:, 1]]]) if len(pairs) else Z
 
 
 # --------------------------------------------------------------------------- parsing
@@ -792,8 +813,12 @@ class IPSpatialFeatures(TransformerMixin, BaseEstimator):
 class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
     """Score IP addresses by how their neighbourhood looks in a blocklist.
 
-    A logistic regression on :class:`IPSpatialFeatures` (standardised). It
-    learns from a blocklist snapshot (label 1) and background addresses
+    A logistic regression on :class:`IPSpatialFeatures` (standardised),
+    plus the pairwise products of a few key columns
+    (``INTERACTION_FEATURES``: the /24, /20 and /16 bad counts, the
+    nearest listed address, the cloud-provider flag and the range's bad
+    rate), so that agreeing signals can raise the score more than their sum
+    in a purely additive model. It learns from a blocklist snapshot (label 1) and background addresses
     (label 0) which neighbourhoods make an address suspicious, so it can
     rank addresses no list has seen yet. Training features are leave-one-out
     (an address's own label never describes it), so the model learns what a
@@ -811,6 +836,10 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
         Inverse regularisation of the logistic regression.
     class_weight : dict, "balanced" or None, default=None
     max_iter : int, default=1000
+    interactions : bool, default=True
+        Add the pairwise products of ``INTERACTION_FEATURES`` (21
+        columns) to the logistic regression; ``False`` gives the plain
+        linear model on the 34 features.
     on_bad_input : {"fallback", "raise"}, default="fallback"
         Items that are not addresses (malformed text, ``None``, objects,
         out-of-range integers) get ``threat_score = 0.5`` (no information;
@@ -825,6 +854,8 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
     features_ : IPSpatialFeatures
     scaler_ : StandardScaler
     estimator_ : LogisticRegression
+    interaction_pairs_ : int64 array (n_pairs, 2)
+        Feature columns multiplied into the extra inputs (after the 34 features).
 
     Notes
     -----
@@ -849,13 +880,15 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
     fallback_threat_score = 0.5
 
     def __init__(self, provider_ranges="bundled", tor_exits=None, prior_strength=None, C: float = 1.0,
-                 class_weight=None, max_iter: int = 1000, on_bad_input: str = "fallback") -> None:
+                 class_weight=None, max_iter: int = 1000, interactions: bool = True,
+                 on_bad_input: str = "fallback") -> None:
         self.provider_ranges = provider_ranges
         self.tor_exits = tor_exits
         self.prior_strength = prior_strength
         self.C = C
         self.class_weight = class_weight
         self.max_iter = max_iter
+        self.interactions = interactions
         self.on_bad_input = on_bad_input
 
     def __getstate__(self):
@@ -884,9 +917,11 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
         if len(np.unique(y_bad[keep])) != 2:
             raise InvalidParameterError("need addresses of both classes after leaving out bad items")
         self.features_ = features
-        self.scaler_ = StandardScaler().fit(Z[keep])
+        self.interaction_pairs_ = _interaction_pairs(bool(self.interactions))
+        Z = _with_products(Z[keep], self.interaction_pairs_)
+        self.scaler_ = StandardScaler().fit(Z)
         self.estimator_ = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter)
-        self.estimator_.fit(self.scaler_.transform(Z[keep]), y_bad[keep])
+        self.estimator_.fit(self.scaler_.transform(Z), y_bad[keep])
         self.n_features_in_ = 1
         return self
 
@@ -905,15 +940,17 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
     def _weights(self):
         cache = self.__dict__.get("_cache")
         if cache is None:
-            scale = self.scaler_.scale_
-            w = self.estimator_.coef_[0] / scale
+            # fold the standardisation into the weights: one pass per row
+            w = self.estimator_.coef_[0] / self.scaler_.scale_
             b = float(self.estimator_.intercept_[0] - np.dot(self.scaler_.mean_, w))
-            cache = (w, b)
+            pairs = self.interaction_pairs_
+            cache = (np.ascontiguousarray(w[:N_FEATURES]), b, np.ascontiguousarray(pairs[:, 0]),
+                     np.ascontiguousarray(pairs[:, 1]), np.ascontiguousarray(w[N_FEATURES:]))
             self.__dict__["_cache"] = cache
         return cache
 
     def _decision_parsed(self, parsed: ParsedAddresses) -> np.ndarray:
-        w, b = self._weights()
+        w, b, left, right, w_pair = self._weights()
         n = len(parsed)
         out = np.zeros(n)
         if n == 0:
@@ -928,7 +965,7 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
             stop = min(n, start + _SCORE_CHUNK)
             chunk = ordered.take(start, stop)
             Z = self.features_._features(chunk, buffer=buffer)
-            linear_scores(Z, w, b, d)
+            pairwise_scores(Z, w, b, left, right, w_pair, d)
             scores = d[:stop - start]
             scores[chunk.bad] = 0.0
             out[order[start:stop]] = scores
@@ -971,7 +1008,9 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
         """The features that pushed each score, in log-odds against the average training address."""
         parsed = self._parse(X)
         scores = 1.0 / (1.0 + np.exp(-self._decision_parsed(parsed)))
-        Z = self.features_._features(parsed)
+        pairs = self.interaction_pairs_
+        Z = _with_products(self.features_._features(parsed), pairs)
+        names = FEATURE_NAMES + tuple(f"{FEATURE_NAMES[a]}*{FEATURE_NAMES[b]}" for a, b in pairs)
         coef = self.estimator_.coef_[0]
         contrib = (Z - self.scaler_.mean_) / self.scaler_.scale_ * coef
         out = []
@@ -981,7 +1020,7 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
                 continue
             order = np.argsort(-np.abs(contrib[i]), kind="stable")[:top_k]
             out.append(Explanation(i, float(scores[i]), tuple(
-                Contribution(FEATURE_NAMES[j], round(float(Z[i, j]), 4), float(contrib[i, j]))
+                Contribution(names[j], round(float(Z[i, j]), 4), float(contrib[i, j]))
                 for j in order if contrib[i, j] != 0)))
         return out
 

@@ -164,3 +164,13 @@ def _inet_aton(text):
     for v in head:
         value = value * 256 + v
     return 4, value * 256 ** (4 - len(head)) + last
+
+
+def pairwise_score(row, w, b, pairs, w_pair):
+    """``b + sum_j row[j] * w[j] + sum_p w_pair[p] * row[a_p] * row[b_p]``, term by term."""
+    total = b
+    for value, weight in zip(row, w):
+        total += value * weight
+    for (a, c), weight in zip(pairs, w_pair):
+        total += weight * row[a] * row[c]
+    return total

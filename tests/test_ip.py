@@ -95,6 +95,27 @@ def test_explain_names_neighbourhood_features(model):
     assert abs(exp.contributions[0].weight) >= abs(exp.contributions[-1].weight)
 
 
+@pytest.mark.parametrize("interactions", [True, False])
+def test_folded_scores_equal_the_fitted_pipeline(interactions):
+    # threat_score folds the scaler and the product columns into one kernel pass;
+    # it must give what the scikit-learn parts give on the expanded features
+    from secml_detect.ip import N_FEATURES, _with_products
+
+    X, y = _clustered(seed=3)
+    clf = IPReputationClassifier(provider_ranges=None, interactions=interactions).fit(X, y)
+    assert clf.interaction_pairs_.shape == ((21, 2) if interactions else (0, 2))
+    queries = ["203.0.113.9", "198.51.100.77", "45.67.89.10", "192.0.2.200", "8.8.8.8"]
+    Z = _with_products(clf.features_.transform(queries), clf.interaction_pairs_)
+    assert Z.shape[1] == N_FEATURES + len(clf.interaction_pairs_)
+    expected = clf.estimator_.decision_function(clf.scaler_.transform(Z))
+    np.testing.assert_allclose(clf.decision_function(queries), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_explain_can_name_a_product_column(model):
+    names = {c.name for c in model.explain(["203.0.113.200", "198.51.100.3"], top_k=60)[0].contributions}
+    assert any("*" in name for name in names)
+
+
 def test_partial_fit_adds_listings():
     X, y = _clustered()
     clf = IPReputationClassifier(provider_ranges=None).fit(X, y)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from secml_detect._kernels.ipfeatures import bucket_offsets, segment_lookup, split_lines
+from secml_detect._kernels.ipfeatures import bucket_offsets, pairwise_scores, segment_lookup, split_lines
 from secml_detect.ip import CATEGORIES, FEATURE_NAMES, PROVIDER_CATEGORIES, IPSpatialFeatures, parse_addresses
 
 import naive_ip as naive
@@ -215,6 +215,26 @@ def test_features_match_reference(train_items, queries, tor_values, ranges, stre
     _check_features(Z, queries, train, tor_parsed, ranges, f)
     if queries:
         np.testing.assert_allclose(Z[:, 2:15:3], _logit(_hier_rates(f, queries)), rtol=1e-9, atol=1e-9)
+
+
+finite = st.floats(-1e3, 1e3, allow_nan=False)
+
+
+@settings(max_examples=60)
+@given(st.integers(0, 6), st.integers(1, 5), st.data())
+def test_pairwise_scores_match_reference(n_rows, n_cols, data):
+    Z = np.array(data.draw(st.lists(st.lists(finite, min_size=n_cols, max_size=n_cols),
+                                    min_size=n_rows, max_size=n_rows)), dtype=np.float64).reshape(n_rows, n_cols)
+    w = np.array(data.draw(st.lists(finite, min_size=n_cols, max_size=n_cols)))
+    b = data.draw(finite)
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, n_cols - 1), st.integers(0, n_cols - 1)), max_size=6))
+    w_pair = np.array(data.draw(st.lists(finite, min_size=len(pairs), max_size=len(pairs))), dtype=np.float64)
+    left = np.array([a for a, _ in pairs], dtype=np.int64)
+    right = np.array([c for _, c in pairs], dtype=np.int64)
+    out = np.empty(n_rows)
+    pairwise_scores(Z, w, b, left, right, w_pair, out)
+    ref = [naive.pairwise_score(row.tolist(), w.tolist(), b, pairs, w_pair.tolist()) for row in Z]
+    np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-6)
 
 
 def test_leave_one_out_hides_own_label():

@@ -19,7 +19,8 @@ Everything here takes flat numpy arrays; nothing sees a Python object.
   are the generic versions (any key width, optional bucket index) used for
   IPv6 and for the provider hierarchy; :func:`bucket_offsets` builds the
   bucket index of a sorted table.
-* :func:`linear_scores` is the single-threaded dot product of the classifier.
+* :func:`pairwise_scores` is the classifier's single-threaded score: a dot
+  product plus weighted products of chosen feature pairs.
 
 IPv4 addresses are ``uint32`` (``1.2.3.4`` -> ``0x01020304``); IPv6 addresses
 enter as their top 64 bits (``uint64``).
@@ -40,7 +41,7 @@ __all__ = [
     "hierarchy_lookup",
     "nearest_distance",
     "prefix_counts",
-    "linear_scores",
+    "pairwise_scores",
 ]
 
 #: Bucket shift meaning "no bucket index: search the whole table".
@@ -552,11 +553,18 @@ def segment_lookup(queries, valid, seg_starts, seg_values, off, shift):
 
 
 @njit
-def linear_scores(Z, w, b, out):
-    """``out[i] = Z[i] @ w + b`` (single-threaded; rows with nan give nan)."""
+def pairwise_scores(Z, w, b, left, right, w_pair, out):
+    """``out[i] = Z[i] @ w + b + sum_p w_pair[p] * Z[i, left[p]] * Z[i, right[p]]``.
+
+    Single-threaded; rows with nan give nan. With no pairs it is the plain
+    linear score.
+    """
     n, k = Z.shape
+    n_pairs = left.shape[0]
     for i in range(n):
         acc = b
         for j in range(k):
             acc += Z[i, j] * w[j]
+        for p in range(n_pairs):
+            acc += w_pair[p] * Z[i, left[p]] * Z[i, right[p]]
         out[i] = acc
