@@ -29,6 +29,9 @@ removed label from exact counts; trained forward in time it was at best
 benchmark. The plain linear model is reported on the test split for
 reference only (not used for choosing).
 
+The cut-offs fit the development data; data of the same form from another
+period gets 4-week windows of its own (``fitted_splits``, printed).
+
 Speed: 1,000,000 addresses drawn uniformly from public unicast space (random
 order: the worst case for the lookups' caches), one process, best of 3 after a
 warm-up, on the model of split A; ``cpu_items_per_s`` divides by this
@@ -49,7 +52,7 @@ import warnings
 import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_auc_score
 
-from _common import measure, write_result
+from _common import fitted_date, measure, write_result
 from secml_detect.datasets.ips import (
     int_to_ipv4,
     load_datashield_blocklist,
@@ -60,6 +63,7 @@ from secml_detect.datasets.ips import (
 from secml_detect.ip import IPReputationClassifier, _level_keys, parse_addresses
 
 SPLITS = (("A", "2026-03-01", "2026-03-29"), ("B", "2025-11-01", "2025-11-29"))
+FALLBACK_QUANTILES = {"A": 0.8, "B": 0.4}  # where a split goes on data of another period (fitted_date)
 RATIOS = (1, 10)
 N_SPEED = 1_000_000
 
@@ -113,9 +117,18 @@ def _quiet_scores(clf, X):
         return clf.threat_score(X)
 
 
-def validation(rows, listing, known_bad, tor, exclude_bg):
-    """Pseudo-temporal validation inside each split's training period (how the model was chosen)."""
+def fitted_splits(first_seen) -> tuple:
+    """``SPLITS`` where the listing dates fit them; data of another period gets 4-week windows of its own."""
+    out = []
     for name, cut, _ in SPLITS:
+        start = fitted_date(first_seen, cut, after_days=28, fallback_quantile=FALLBACK_QUANTILES[name])
+        out.append((name, str(start)[:10], str(start + np.timedelta64(28, "D"))[:10]))
+    return tuple(out)
+
+
+def validation(rows, splits, listing, known_bad, tor, exclude_bg):
+    """Pseudo-temporal validation inside each split's training period (how the model was chosen)."""
+    for name, cut, _ in splits:
         inner = np.datetime64(cut, "s") - np.timedelta64(28, "D")
         train, val = listing.before(inner), listing.between(inner, cut)
         bg = sample_background_ipv4(len(train) + 10 * len(val), exclude=np.r_[known_bad, exclude_bg],
@@ -138,11 +151,11 @@ def validation(rows, listing, known_bad, tor, exclude_bg):
                      "value": r_base})
 
 
-def temporal(rows, sections, listing, known_bad, tor):
+def temporal(rows, sections, splits, listing, known_bad, tor):
     models, test_background = {}, []
     table = ["| split | cut-off T | test window | train listed | train background | new listings (test) |",
              "|---|---|---|---|---|---|"]
-    for name, cut, stop in SPLITS:
+    for name, cut, stop in splits:
         train, test = listing.before(cut), listing.between(cut, stop)
         bg = sample_background_ipv4(len(train) + max(RATIOS) * len(test), exclude=known_bad, random_state=0)
         bg_train, bg_test = bg[:len(train)], bg[len(train):]
@@ -285,8 +298,9 @@ def main() -> None:
     tor = load_tor_exit_history(version=None).ips
     rows, sections = [], []
     validation_rows = []
-    models, test_background = temporal(rows, sections, listing, known_bad, tor)
-    validation(validation_rows, listing, known_bad, tor, test_background)
+    splits = fitted_splits(listing.first_seen)
+    models, test_background = temporal(rows, sections, splits, listing, known_bad, tor)
+    validation(validation_rows, splits, listing, known_bad, tor, test_background)
     rows[:0] = validation_rows
     speed(rows, models["A"], tor)
     load = os.getloadavg()[0]
