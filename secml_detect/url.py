@@ -391,7 +391,7 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
         Multiplies the benign class's weight (after ``class_weight``): a
         false positive costs that many missed URLs, which pushes the benign
         tail down where a low false-positive rate is the operating point
-        (``threat_score`` is then lower than a plain probability).
+        (scores then read lower than a balanced model's).
     private_suffixes : bool, default=True
         Use the private section of the Public Suffix List (tenants of
         ``azurewebsites.net`` get their own registered label).
@@ -454,10 +454,8 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
     def __init__(self, n_features: int = 2**20, ngram_range: tuple = (3, 5), domain_weight: float = 0.5,
                  lm_order: int = 5, lm_strength: float = 2.0, lm_bits: int = 18, lm_folds: int = 5,
                  alpha: float | str = "auto", max_iter: int = 15, class_weight="balanced",
-                 benign_weight: float = 2.0,
-                 private_suffixes: bool = True,
-                 max_len: int = 2048, random_state: int | None = 0, on_bad_input: str = "fallback",
-                 ip_model=None) -> None:
+                 benign_weight: float = 2.0, private_suffixes: bool = True, max_len: int = 2048,
+                 random_state: int | None = 0, on_bad_input: str = "fallback", ip_model=None) -> None:
         self.n_features = n_features
         self.ngram_range = ngram_range
         self.domain_weight = domain_weight
