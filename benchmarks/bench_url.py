@@ -68,6 +68,8 @@ benign training domains at 5+ letters, no signal); the host being a private-sect
 URLs of 2024-2026 hold no IP-literal host, and ISCX-URL-2016 holds 164 (149 phishing, 15 malware,
 no benign) from a decade before the Data-Shield blocklist, so no held-out set could measure it.
 
+``benchmarks/cv_url.py`` reruns these cross-validations (training parts only).
+
 Speed (``python benchmarks/bench_url.py speed`` reruns only this part and keeps the quality
 rows): one process, numba single-threaded, CPU seconds of the process because the machine is
 shared; ours and the peers are called in turn, round after round (after one warm-up each; each
@@ -150,6 +152,18 @@ def temporal_split(top, iscx_urls, iscx_kinds):
     return phish, early, X_train, y_train, X_test, y_test
 
 
+def bare_domain_split(top, iscx_urls, iscx_kinds):
+    """Split (c): ``X_train, y_train, X_test, y_test`` and which ``top`` domains are test rows."""
+    mal_hosts = [u for u, k in zip(iscx_urls, iscx_kinds) if k == "malware"]
+    mal = sorted({d for d in registered_domains(load_c2_domains() + mal_hosts)
+                  if d and not d.replace(".", "").isdigit()} - set(top))
+    dom = mal + top
+    y_dom = np.r_[np.ones(len(mal)), np.zeros(len(top))].astype(int)
+    dte = in_test(registered_domains(dom))
+    return ([d for d, t in zip(dom, dte) if not t], y_dom[~dte], [d for d, t in zip(dom, dte) if t], y_dom[dte],
+            dte[len(mal):])
+
+
 def quality(rows: list, shared: dict) -> None:
     top = [d.lower() for d in load_opendns_top()]
     iscx_urls, iscx_labels, iscx_kinds = load_iscx_urls()
@@ -166,23 +180,17 @@ def quality(rows: list, shared: dict) -> None:
     shared["b"] = (X_train + X_test, clf, hv, lr)
 
     # (c) bare domains: malware / C2 vs popular
-    top_set = set(top)
-    mal_hosts = [u for u, k in zip(iscx_urls, iscx_kinds) if k == "malware"]
-    mal = sorted({d for d in registered_domains(load_c2_domains() + mal_hosts)
-                  if d and not d.replace(".", "").isdigit()} - top_set)
-    dom = mal + top
-    y_dom = np.r_[np.ones(len(mal)), np.zeros(len(top))].astype(int)
-    dte = in_test(registered_domains(dom))
-    evaluate("(c) bare domains: C2 + malware vs OpenDNS top", [d for d, t in zip(dom, dte) if not t], y_dom[~dte],
-             [d for d, t in zip(dom, dte) if t], y_dom[dte], rows)
+    X_train, y_train, X_test, y_test, top_in_test = bare_domain_split(top, iscx_urls, iscx_kinds)
+    evaluate("(c) bare domains: C2 + malware vs OpenDNS top", X_train, y_train, X_test, y_test, rows)
 
     # (d) bare domains: phishing registered domains, temporal
+    top_set = set(top)
     phish_reg = registered_domains(phish, private=True)
     seen = {d for d, e in zip(phish_reg, early) if e}
     p_train = sorted(seen - top_set)
     p_test = sorted({d for d, e in zip(phish_reg, early) if not e} - seen - top_set)
-    top_tr = [d for d, t in zip(top, dte[len(mal):]) if not t]
-    top_te = [d for d, t in zip(top, dte[len(mal):]) if t]
+    top_tr = [d for d, t in zip(top, top_in_test) if not t]
+    top_te = [d for d, t in zip(top, top_in_test) if t]
     evaluate("(d) bare domains: new phishing domains 2026 vs OpenDNS top", p_train + top_tr,
              np.r_[np.ones(len(p_train)), np.zeros(len(top_tr))].astype(int), p_test + top_te,
              np.r_[np.ones(len(p_test)), np.zeros(len(top_te))].astype(int), rows)
