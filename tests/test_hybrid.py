@@ -258,8 +258,7 @@ def _verdict_learner():
     rules = SignatureMatcher(indicators={"domain": ["known-bad.example"]})
     normal = [{"domain": f"shop{i}.example.com", "payload": e["payload"]} for i, e in enumerate(_normal_events(200))]
     return HybridDetector([("payload", ByteFrequencyModel(), "payload"),
-                           # alpha: the SGD default (1e-5) is unstable on a hundred labels
-                           ("domain", URLClassifier(n_features=2**12, alpha=1e-4, random_state=0), "domain")],
+                           ("domain", URLClassifier(n_features=2**12, random_state=0), "domain")],
                           rules, random_state=0).fit(normal)
 
 
