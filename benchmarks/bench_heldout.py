@@ -59,15 +59,15 @@ from sklearn.metrics import f1_score, roc_auc_score  # noqa: E402
 from _common import chosen_sections, write_result  # noqa: E402
 from bench_ip import recall_at_precision  # noqa: E402
 from bench_sequence import quality as session_quality  # noqa: E402
-from bench_url import in_test, peer, tpr_at_fpr  # noqa: E402
+from bench_url import bare_domain_split, in_test, peer, tpr_at_fpr  # noqa: E402
 from secml_detect import IPReputationClassifier, URLClassifier  # noqa: E402
 from secml_detect.datasets import DatasetNotFoundError, data_home, evaluation_data_home  # noqa: E402
 from secml_detect.datasets.ips import (int_to_ipv4, load_datashield_blocklist, load_tor_exit_history,  # noqa: E402
                                        sample_background_ipv4)
 from secml_detect.ip import parse_addresses  # noqa: E402
 from secml_detect.datasets.sequences import load_adfa_ld, load_hdfs, load_malapi  # noqa: E402
-from secml_detect.datasets.urls import (load_c2_domains, load_iscx_urls, load_opendns_random,  # noqa: E402
-                                        load_opendns_top, load_openphish, registered_domains)
+from secml_detect.datasets.urls import (load_iscx_urls, load_opendns_random, load_opendns_top,  # noqa: E402
+                                        load_openphish, registered_domains)
 from secml_detect.sequence import APICallSequenceClassifier, APICallSequenceModel, select_order  # noqa: E402
 
 REHEARSAL_NOTE = (
@@ -149,17 +149,11 @@ def domains(rows: list, eval_home) -> None:
         raise DatasetNotFoundError("no OpenDNS random-domains list in the evaluation folder")
     top, iscx_urls, iscx_kinds, phish = _dev_urls()
     top_set = set(top)
-    mal_hosts = [u for u, k in zip(iscx_urls, iscx_kinds) if k == "malware"]
-    mal = sorted({d for d in registered_domains(load_c2_domains() + mal_hosts)
-                  if d and not d.replace(".", "").isdigit()} - top_set)
-    dom = mal + top
-    y_dom = np.r_[np.ones(len(mal)), np.zeros(len(top))].astype(int)
-    held = in_test(registered_domains(dom))
-    known = set(dom)
-    benign_test = sorted(set(registered_domains(extra)) - known)
-    mal_test = [d for d, t, y in zip(dom, held, y_dom) if t and y == 1]
+    X_train, y_train, X_held, y_held, top_held = bare_domain_split(top, iscx_urls, iscx_kinds)
+    benign_test = sorted(set(registered_domains(extra)) - set(X_train) - set(X_held))
+    mal_test = [d for d, y in zip(X_held, y_held) if y == 1]
     _score_both(rows, "evaluation set: bare domains, held-out C2 + malware vs evaluation OpenDNS domains",
-                [d for d, t in zip(dom, held) if not t], y_dom[~held], mal_test + benign_test,
+                X_train, y_train, mal_test + benign_test,
                 np.r_[np.ones(len(mal_test)), np.zeros(len(benign_test))].astype(int))
     dev_phish = sorted(set(registered_domains(phish, private=True)) - top_set)
     with data_home(eval_home):
@@ -168,7 +162,7 @@ def domains(rows: list, eval_home) -> None:
         except DatasetNotFoundError:
             return
     new_reg = sorted(set(registered_domains(new_phish, private=True)) - set(dev_phish) - top_set - set(benign_test))
-    top_train = [d for d, t in zip(top, held[len(mal):]) if not t]
+    top_train = [d for d, t in zip(top, top_held) if not t]
     if new_reg:
         new_reg = _cap(new_reg)
         _score_both(rows, "evaluation set: bare domains, new phishing registered domains vs evaluation OpenDNS domains",

@@ -13,6 +13,7 @@ appears in training, and ``x.azurewebsites.net`` groups under ``azurewebsites.ne
   2026-01-01 to 2026-02-28 test. Benign: ISCX benign URLs plus the OpenDNS top-10k domains
   written as ``http(s)://domain/`` (scheme by hash, so neither class is the only one that
   is bare), split by registered domain as in (a): test benign domains are never seen in training.
+  (On data of another period the cut-off moves to a date the data covers: ``_common.fitted_date``.)
 * **(c) bare domains, malware**: registered domains of signature-base C2 IOCs and of ISCX
   malware hosts (IP addresses dropped) vs the OpenDNS top-10k, as bare domains (no scheme,
   no path), split by registered domain as in (a). Noisy labels on both sides: the OpenDNS list
@@ -96,7 +97,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from _common import REPO_ROOT, best_of_interleaved, chosen_sections, measure, with_kept_rows, write_result
+from _common import REPO_ROOT, best_of_interleaved, chosen_sections, fitted_date, measure, with_kept_rows, write_result
 from secml_detect import URLClassifier, URLFeatures
 from secml_detect.datasets.urls import (load_c2_domains, load_iscx_urls, load_opendns_top, load_openphish,
                                         registered_domains)
@@ -141,7 +142,7 @@ def evaluate(task, X_train, y_train, X_test, y_test, rows):
 def temporal_split(top, iscx_urls, iscx_kinds):
     """Split (b): OpenPhish before / after the cutoff, benign by registered domain."""
     phish, first_seen = load_openphish()
-    early = first_seen < CUTOFF
+    early = first_seen < fitted_date(first_seen, CUTOFF)
     benign = [u for u, k in zip(iscx_urls, iscx_kinds) if k == "benign"]
     benign += [("https://" if zlib.crc32(d.encode()) % 2 else "http://") + d + "/" for d in top]
     bte = in_test(registered_domains(benign))
