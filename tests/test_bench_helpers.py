@@ -32,3 +32,32 @@ def test_fitted_date_moves_when_the_window_runs_past_the_data():
     dates = _days("2025-01-01", "2026-02-10")
     start = fitted_date(dates, "2026-02-01", after_days=28)
     assert start < np.datetime64("2026-02-01") and start + np.timedelta64(27, "D") <= dates.max()
+
+
+def _write_hdfs(folder: Path, sessions, labels, names) -> None:
+    folder.mkdir(parents=True)
+    for label, name in zip((0, 1), names):
+        (folder / name).write_text("".join(" ".join(map(str, s)) + "\n" for s, y in zip(sessions, labels) if y == label))
+
+
+def test_bench_heldout_scores_an_evaluation_folder_of_the_same_form(tmp_path):
+    """The independent-evaluation benchmark trains on one data home and scores another (bundled samples)."""
+    import bench_heldout
+    from secml_detect.datasets import data_home
+    from secml_detect.datasets.sequences import load_hdfs_sample
+
+    sessions, labels = load_hdfs_sample()
+    half = np.arange(len(sessions)) % 2 == 0
+    dev, evaluation = tmp_path / "dev", tmp_path / "eval"
+    _write_hdfs(dev / "logs_hdfs_deeplog", [s for s, h in zip(sessions, half) if h], labels[half],
+                ("hdfs_train_normal.txt", "hdfs_abnormal_sample.txt"))
+    _write_hdfs(evaluation / "logs_hdfs_deeplog", [s for s, h in zip(sessions, half) if not h], labels[~half],
+                ("hdfs_test_normal", "hdfs_test_abnormal"))  # DeepLog's names: found by pattern
+    rows: list = []
+    with data_home(dev):
+        bench_heldout.hdfs(rows, evaluation)
+    f1 = {r["system"]: r["value"] for r in rows if r["metric"] == "F1"}
+    assert set(f1) == {"APICallSequenceModel (order 3, max surprise)", "DeepLog-style top-9 rule (same n-gram counts)"}
+    n_normal, n_anomalous = int((labels[~half] == 0).sum()), int(labels[~half].sum())
+    assert all(f"{n_normal} normal + {n_anomalous} anomalous" in r["task"] for r in rows)
+    assert f1["APICallSequenceModel (order 3, max surprise)"] > 0.8
