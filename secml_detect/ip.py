@@ -896,6 +896,13 @@ class IPReputationClassifier(ClassifierDetectorMixin, BaseDetector):
         state.pop("_cache", None)
         return state
 
+    def __setstate__(self, state: dict) -> None:
+        # Files saved before the interaction terms existed hold the plain linear model.
+        state = {"interactions": False, **state}
+        if "estimator_" in state:
+            state.setdefault("interaction_pairs_", _interaction_pairs(False))
+        super().__setstate__(state)
+
     def _make_features(self) -> IPSpatialFeatures:
         return IPSpatialFeatures(provider_ranges=self.provider_ranges, tor_exits=self.tor_exits,
                                  prior_strength=self.prior_strength, on_bad_input=self.on_bad_input)

@@ -780,6 +780,10 @@ class URLClassifier(ClassifierDetectorMixin, BaseDetector):
             out.append(Explanation(i, score, tuple(contribs)))
         return out
 
+    def __setstate__(self, state: dict) -> None:
+        # Files saved before ``benign_weight`` existed weighted both classes alike.
+        super().__setstate__({"benign_weight": 1.0, **state})
+
     def __getstate__(self) -> dict:
         state = super().__getstate__()
         model = state.get("model_")

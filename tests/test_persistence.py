@@ -151,3 +151,45 @@ def test_sgd_classifier_round_trip_and_keeps_learning(tmp_path):
     loaded = load(tmp_path / "sgd.smd")
     np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
     loaded.partial_fit(X[:10], y[:10])  # the dropped loss object is rebuilt by partial_fit
+
+
+def _strip_state_keys(path, keys) -> None:
+    """Rewrite a model file as an older version wrote it: without the attributes ``keys``."""
+    with zipfile.ZipFile(path) as zf:
+        header, arrays = json.loads(zf.read("model.json")), zf.read("arrays.npz")
+
+    def strip(node):
+        if isinstance(node, dict):
+            for key in keys:
+                node.get("__dict__", {}).pop(key, None)
+            for value in node.values():
+                strip(value)
+        elif isinstance(node, list):
+            for value in node:
+                strip(value)
+
+    strip(header["model"])
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("model.json", json.dumps(header))
+        zf.writestr("arrays.npz", arrays)
+
+
+def test_files_saved_before_new_parameters_still_load_and_score(tmp_path):
+    from secml_detect import IPReputationClassifier, URLClassifier
+    from secml_detect.datasets.urls import load_domain_sample
+
+    bad = [f"203.0.113.{i}" for i in range(0, 200, 5)]
+    good = [f"{a}.{b}.7.9" for a in (11, 23, 45, 67, 89) for b in range(1, 13)]
+    ip = IPReputationClassifier(provider_ranges=None, interactions=False).fit(bad + good, [1] * len(bad) + [0] * len(good))
+    domains, labels = load_domain_sample()
+    url = URLClassifier(n_features=2**12, lm_bits=10, benign_weight=1.0).fit(domains[::2], labels[::2])
+    for model, keys, probe in ((ip, ("interactions", "interaction_pairs_"), ["203.0.113.77", "45.3.7.9"]),
+                               (url, ("benign_weight",), domains[1::20])):
+        path = tmp_path / f"{type(model).__name__}.smd"
+        save(model, path)
+        _strip_state_keys(path, keys)
+        old = load(path)
+        with zipfile.ZipFile(path) as zf:
+            assert not any(f'"{k}"' in zf.read("model.json").decode() for k in keys)
+        np.testing.assert_allclose(old.threat_score(probe), model.threat_score(probe))
+        assert old.get_params() == model.get_params()
