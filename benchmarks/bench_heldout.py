@@ -57,7 +57,7 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import f1_score, roc_auc_score  # noqa: E402
 
 from _common import chosen_sections, write_result  # noqa: E402
-from bench_ip import recall_at_precision  # noqa: E402
+from bench_ip import _baseline_scores, _quiet_scores, recall_at_precision  # noqa: E402
 from bench_sequence import quality as session_quality  # noqa: E402
 from bench_url import bare_domain_split, in_test, peer, tpr_at_fpr  # noqa: E402
 from secml_detect import IPReputationClassifier, URLClassifier  # noqa: E402
@@ -187,15 +187,12 @@ def ip(rows: list, eval_home) -> None:
     bg = sample_background_ipv4(len(dev) + 10 * len(test), exclude=listed_anywhere, random_state=0)
     clf = IPReputationClassifier(tor_exits=tor).fit(dev.ips + int_to_ipv4(bg[:len(dev)]),
                                                     np.r_[np.ones(len(dev)), np.zeros(len(dev))])
-    listed24 = np.unique(dev_v4 >> 8)
     when = f"{str(new.first_seen.min())[:10]} .. {str(new.first_seen.max())[:10]}"
     for ratio in (1, 10):
         X = test + int_to_ipv4(bg[len(dev):len(dev) + ratio * len(test)])
         y = np.r_[np.ones(len(test)), np.zeros(ratio * len(test))]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            s = clf.threat_score(X)
-        base = np.isin(_ipv4_ints(X, keep_all=True) >> 8, listed24).astype(float)
+        s = _quiet_scores(clf, X)
+        base = _baseline_scores(dev.ips, X).astype(float)
         task = f"evaluation set: {len(test):,} new listings first seen {when}, 1:{ratio} background"
         r_model, r_base = recall_at_precision(y, s), recall_at_precision(y, base)
         rows += [
